@@ -1,0 +1,1 @@
+"""seghub-decoders: the twelve segmentation decoders of seghub."""

@@ -1,0 +1,1 @@
+"""seghub-encoders-resnet: ResNet and ResNeXt encoders in plain PyTorch."""

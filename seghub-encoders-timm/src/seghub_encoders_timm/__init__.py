@@ -1,0 +1,1 @@
+"""seghub-encoders-timm: every suitable timm backbone as a seghub encoder."""
