@@ -245,15 +245,6 @@ class Registry:
             )
         )
 
-    def _count(self) -> int:
-        return len(self.encoders) + len(self.families) + len(self.decoders)
-
-    def _truncate(self, count: tuple[int, int, int]) -> None:
-        """Drop what was registered after ``count`` (a plugin whose hook raised)."""
-        del self.encoders[count[0]:]
-        del self.families[count[1]:]
-        del self.decoders[count[2]:]
-
 
 def _check_name(name: str, what: str) -> None:
     if not isinstance(name, str) or not name or name != name.strip():

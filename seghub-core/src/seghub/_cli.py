@@ -1,0 +1,148 @@
+"""The ``seghub`` command: inspect plugins, list names, print the schema, build a spec.
+
+Bad input ends with a one-line message on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .errors import SeghubError
+
+__all__ = ["main"]
+
+EXIT_USAGE = 2
+
+
+def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    from ._hub import get_hub
+
+    rows = [
+        (p.name, p.distribution or "(in-process)", p.version or "-", p.status, p.reason)
+        for p in get_hub().plugins()
+    ]
+    print(_table(rows, ("plugin", "distribution", "version", "status", "reason")) if rows else "no plugins installed")
+    return 0
+
+
+def _cmd_encoders(args: argparse.Namespace) -> int:
+    from ._hub import get_hub
+
+    hub = get_hub()
+    rows = [(e.name, e.plugin.label, ", ".join(sorted(e.weights_table())) or "-", e.description) for e in hub.encoders(args.pattern)]
+    if args.pattern is None:
+        rows += [
+            (f"{f.prefix}<model>", f.plugin.label, "per model", f"{f.description} (`seghub encoders '{f.prefix}*'`)")
+            for f in hub.families()
+        ]
+    if not rows:
+        print(f"no encoder matches {args.pattern!r}" if args.pattern else "no encoders installed")
+        return 0
+    print(_table(rows, ("encoder", "plugin", "weights", "description")))
+    return 0
+
+
+def _cmd_decoders(args: argparse.Namespace) -> int:
+    from ._hub import get_hub
+
+    rows = [(d.name, d.plugin.label, d.description) for d in get_hub().decoders(args.pattern)]
+    if not rows:
+        print(f"no decoder matches {args.pattern!r}" if args.pattern else "no decoders installed")
+        return 0
+    print(_table(rows, ("decoder", "plugin", "description")))
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from ._spec import model_schema
+
+    print(json.dumps(model_schema(), indent=2))
+    return 0
+
+
+def _parse_shape(text: str) -> tuple[int, int, int, int]:
+    try:
+        shape = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 4 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"expected four positive integers N,C,H,W, got {text!r}")
+    return shape  # type: ignore[return-value]
+
+
+def _count(module: Any) -> int:
+    return 0 if module is None else sum(p.numel() for p in module.parameters())
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    import torch
+
+    from ._builder import build_model
+
+    model = build_model(args.spec)
+    spec = model.spec
+    shape = args.input_shape or (1, spec.encoder.in_channels, 256, 256)
+    if shape[1] != spec.encoder.in_channels:
+        raise SeghubError(f"--input-shape has {shape[1]} channels but the spec's encoder.in_channels is {spec.encoder.in_channels}")
+    parts = [
+        ("encoder", spec.encoder.name, model.encoder),
+        ("decoder", spec.decoder.name, model.decoder),
+        ("segmentation_head", f"{spec.segmentation_head.classes} classes", model.segmentation_head),
+        ("classification_head", "-" if spec.classification_head is None else f"{spec.classification_head.classes} classes", model.classification_head),
+    ]
+    print(_table([(p, what, f"{_count(m):,}") for p, what, m in parts] + [("total", "", f"{_count(model):,}")], ("part", "what", "parameters")))
+    model.eval()
+    with torch.no_grad():
+        features = model.encoder(torch.zeros(shape))
+        output = model(torch.zeros(shape))
+    print(f"\ninput: {tuple(shape)}")
+    print("encoder features: " + ", ".join(f"{tuple(f.shape)}@/{r}" for f, r in zip(features, model.encoder.reductions)))
+    if isinstance(output, tuple):
+        print(f"mask: {tuple(output[0].shape)}\nlabel: {tuple(output[1].shape)}")
+    else:
+        print(f"mask: {tuple(output.shape)}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seghub", description="Segmentation models from plugin encoders and decoders.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("plugins", help="list plugins with their status").set_defaults(run=_cmd_plugins)
+    enc = sub.add_parser("encoders", help="list encoder names (PATTERN: fnmatch, e.g. 'timm:*convnext*')")
+    enc.add_argument("pattern", nargs="?")
+    enc.set_defaults(run=_cmd_encoders)
+    dec = sub.add_parser("decoders", help="list decoder names")
+    dec.add_argument("pattern", nargs="?")
+    dec.set_defaults(run=_cmd_decoders)
+    sub.add_parser("schema", help="print the JSON Schema of the model spec").set_defaults(run=_cmd_schema)
+    build = sub.add_parser("build", help="validate and build a spec, print a summary")
+    build.add_argument("spec", help="path of a JSON spec file")
+    build.add_argument("--input-shape", type=_parse_shape, metavar="N,C,H,W", help="input for the shape check (default 1,C,256,256)")
+    build.set_defaults(run=_cmd_build)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``seghub`` console script."""
+    args = _parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except SeghubError as exc:
+        print(f"seghub: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
