@@ -401,3 +401,27 @@ class SkipLevels:
     def _placeholder_reductions(self) -> list[int]:
         r0 = self.encoder_reductions[0]
         return [r0 >> k for k in range(self.num_placeholders, 0, -1)]
+
+
+# --------------------------------------------------------------------------- initialisation
+
+def init_like_smp(module: nn.Module) -> None:
+    """Initialise a decoder as smp's ``initialize_decoder`` does.
+
+    Convolutions: Kaiming-uniform (fan-in, ReLU gain), zero bias; norm layers: weight 1, bias 0;
+    linear layers: Xavier-uniform, zero bias.
+    """
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_uniform_(m.weight, mode="fan_in", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm, nn.InstanceNorm2d)):
+            if m.weight is not None:
+                nn.init.ones_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
