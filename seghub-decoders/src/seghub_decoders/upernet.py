@@ -1,0 +1,136 @@
+"""UPerNet decoder (Xiao et al. 2018): a pyramid pooling module on the coarsest feature, an FPN
+top-down path over the finer ones, and a fusion of all pyramid levels at the finest.
+
+Uses the encoder features at reduction 4 or more. Submodule names follow
+segmentation_models_pytorch 0.6 (``feature_norms``, ``psp``, ``fpn_lateral_blocks``,
+``fpn_conv_blocks``, ``fusion_block``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import nn
+
+from ._blocks import (
+    ConvNormReLU,
+    DecoderParams,
+    LayerNorm2d,
+    NormOption,
+    check_features,
+    format_reductions,
+    init_like_smp,
+)
+
+__all__ = ["UPerNetParams", "UPerNetDecoder"]
+
+PSP_BINS = (1, 2, 3, 6)
+FEATURE_NORM_EPS = 1e-6
+
+
+class UPerNetParams(DecoderParams):
+    """Options of the UPerNet decoder (smp's names and defaults)."""
+
+    decoder_channels: Annotated[int, Field(strict=True, gt=0)] = Field(
+        256, description="Channels of the pyramid pooling, FPN and fusion blocks, and of the output."
+    )
+    decoder_use_norm: NormOption = "batchnorm"
+
+
+def _resize(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
+
+
+class PSPModule(nn.Module):
+    """Pyramid pooling: pooled 1x1 projections at several bin counts, concatenated with the input."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        bins: Sequence[int] = PSP_BINS,
+        use_norm: bool | str | dict[str, Any] = "batchnorm",
+    ) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.AdaptiveAvgPool2d(b), ConvNormReLU(in_channels, out_channels, 1, use_norm=use_norm))
+            for b in bins
+        )
+        # smp always uses batchnorm here, whatever decoder_use_norm says
+        self.out_conv = ConvNormReLU(
+            in_channels + len(bins) * out_channels, out_channels, 3, padding=1, use_norm="batchnorm"
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        size = x.shape[-2:]
+        pooled = [_resize(block(x), size) for block in self.blocks]
+        return self.out_conv(torch.cat([x, *pooled], dim=1))
+
+
+class FPNLateralBlock(nn.Module):
+    """1x1 projection of an encoder feature plus the upsampled coarser pyramid level."""
+
+    def __init__(
+        self, lateral_channels: int, out_channels: int, use_norm: bool | str | dict[str, Any] = "batchnorm"
+    ) -> None:
+        super().__init__()
+        self.conv_norm_relu = ConvNormReLU(lateral_channels, out_channels, 1, use_norm=use_norm)
+
+    def forward(self, coarser: torch.Tensor, lateral: torch.Tensor) -> torch.Tensor:
+        lateral = self.conv_norm_relu(lateral)
+        return _resize(coarser, lateral.shape[-2:]) + lateral
+
+
+class UPerNetDecoder(nn.Module):
+    """UPerNet over the encoder features at reduction >= 4; the output is at the finest of them."""
+
+    requires_divisible_input = True
+
+    def __init__(
+        self,
+        *,
+        encoder_channels: Sequence[int],
+        encoder_reductions: Sequence[int],
+        decoder_channels: int = 256,
+        decoder_use_norm: bool | str | dict[str, Any] = "batchnorm",
+    ) -> None:
+        super().__init__()
+        params = UPerNetParams(decoder_channels=decoder_channels, decoder_use_norm=decoder_use_norm)
+        channels, reductions = check_features("UPerNet", encoder_channels, encoder_reductions)
+        used = [i for i, r in enumerate(reductions) if r >= 4]
+        if len(used) < 2:
+            raise ValueError(
+                "UPerNet needs at least two encoder features at reduction 4 or more (the coarsest "
+                "for pyramid pooling, finer ones for the FPN; smp: encoder depth >= 3); the "
+                f"encoder's reductions are {format_reductions(reductions)}"
+            )
+        self._first = used[0]
+        width, norm = params.decoder_channels, params.decoder_use_norm
+        used_channels = channels[self._first:]
+        self.feature_norms = nn.ModuleList(LayerNorm2d(c, eps=FEATURE_NORM_EPS) for c in used_channels)
+        self.psp = PSPModule(used_channels[-1], width, use_norm=norm)
+        # FPN levels from the second-coarsest feature down to the finest
+        lateral_channels = used_channels[:-1][::-1]
+        self.fpn_lateral_blocks = nn.ModuleList(FPNLateralBlock(c, width, norm) for c in lateral_channels)
+        self.fpn_conv_blocks = nn.ModuleList(
+            ConvNormReLU(width, width, 3, padding=1, use_norm=norm) for _ in lateral_channels
+        )
+        self.fusion_block = ConvNormReLU(
+            (len(lateral_channels) + 1) * width, width, 3, padding=1, use_norm=norm
+        )
+        self.out_channels: int = width
+        self.reduction: int = reductions[self._first]
+        init_like_smp(self)
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        used = [norm(f) for norm, f in zip(self.feature_norms, features[self._first:])]
+        levels = [self.psp(used[-1])]  # coarse to fine
+        for block, lateral in zip(self.fpn_lateral_blocks, used[-2::-1]):
+            levels.append(block(levels[-1], lateral))
+        levels[1:] = [conv(level) for conv, level in zip(self.fpn_conv_blocks, levels[1:])]
+        size = levels[-1].shape[-2:]
+        return self.fusion_block(torch.cat([_resize(level, size) for level in levels[::-1]], dim=1))
