@@ -1,0 +1,93 @@
+"""Pyramid Scene Parsing decoder (Zhao et al., 2017); smp 0.6 options and state-dict layout."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field, PositiveInt
+from torch import nn
+
+from ._blocks import ConvNormReLU, DecoderParams, Dropout, NormOption, check_features, init_like_smp
+
+__all__ = ["PSPNetParams", "PSPDecoder", "POOL_SIZES"]
+
+POOL_SIZES: tuple[int, ...] = (1, 2, 3, 6)
+"""Output sizes of the pyramid pooling branches (fixed, as in smp)."""
+
+
+class PSPNetParams(DecoderParams):
+    """Options of the PSPNet decoder (smp 0.6 ``PSPNet`` names and defaults).
+
+    smp 0.6 replaced ``psp_use_batchnorm`` with ``decoder_use_norm``; the encoder depth defaults
+    to 3 for this decoder (set in the registry), as in smp.
+    """
+
+    decoder_use_norm: NormOption = "batchnorm"
+    psp_out_channels: PositiveInt = Field(default=512, description="Channels of the decoder output.")
+    psp_dropout: Dropout = 0.2
+
+
+class _PoolBranch(nn.Module):
+    """Average-pool to ``size`` x ``size``, 1x1 conv-norm-ReLU, bilinear back to the input size."""
+
+    def __init__(self, in_channels: int, out_channels: int, size: int, use_norm: Any = "batchnorm") -> None:
+        super().__init__()
+        # A 1x1 pooled map cannot be batch-normalised in training: no norm there (as in smp).
+        norm = "identity" if size == 1 else use_norm
+        self.pool = nn.Sequential(
+            nn.AdaptiveAvgPool2d(output_size=(size, size)),
+            ConvNormReLU(in_channels, out_channels, 1, use_norm=norm),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(self.pool(x), size=x.shape[-2:], mode="bilinear", align_corners=True)
+
+
+class _PyramidPooling(nn.Module):
+    """The pooling branches concatenated with their input."""
+
+    def __init__(self, in_channels: int, use_norm: Any = "batchnorm") -> None:
+        super().__init__()
+        branch = in_channels // len(POOL_SIZES)
+        self.blocks = nn.ModuleList(_PoolBranch(in_channels, branch, size, use_norm) for size in POOL_SIZES)
+        self.out_channels = in_channels + branch * len(POOL_SIZES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([block(x) for block in self.blocks] + [x], dim=1)
+
+
+class PSPDecoder(nn.Module):
+    """PSPNet decoder on the encoder's last (coarsest) feature: pyramid pooling, a 1x1
+    conv-norm-ReLU to ``psp_out_channels``, dropout. Output at that feature's reduction."""
+
+    requires_divisible_input = True  # the head upsamples by the reduction, so sizes must divide
+
+    def __init__(
+        self,
+        *,
+        encoder_channels: Sequence[int],
+        encoder_reductions: Sequence[int],
+        decoder_use_norm: Any = "batchnorm",
+        psp_out_channels: int = 512,
+        psp_dropout: float = 0.2,
+    ) -> None:
+        super().__init__()
+        channels, reductions = check_features("pspnet", encoder_channels, encoder_reductions)
+        last = channels[-1]
+        if last < len(POOL_SIZES):
+            raise ValueError(
+                f"pspnet splits the last feature's channels over {len(POOL_SIZES)} pooling branches and needs "
+                f"at least {len(POOL_SIZES)} channels; the encoder's last feature has {last}"
+            )
+        self.psp = _PyramidPooling(last, use_norm=decoder_use_norm)
+        self.conv = ConvNormReLU(self.psp.out_channels, psp_out_channels, 1, use_norm=decoder_use_norm)
+        self.dropout = nn.Dropout2d(p=psp_dropout)
+        self.out_channels: int = psp_out_channels
+        self.reduction: int = reductions[-1]
+        init_like_smp(self)
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        return self.dropout(self.conv(self.psp(features[-1])))
