@@ -1,4 +1,4 @@
-"""Registers the ``timm:`` encoder family. Imports neither timm nor torch."""
+"""Registers the ``timm:`` encoder family (alias ``tu-``). Imports neither timm nor torch."""
 
 from __future__ import annotations
 
@@ -6,9 +6,19 @@ from seghub import Registry, hookimpl
 
 SEGHUB_PLUGIN_API = 1
 
-# TODO(issue 5): register the family.
+_PACKAGE = "seghub_encoders_timm"
 
 
 @hookimpl
 def seghub_register_encoders(registry: Registry) -> None:
-    pass
+    """Register ``timm:<model>`` for every timm model that can serve as an encoder."""
+    registry.add_encoder_family(
+        "timm:",
+        aliases=("tu-",),
+        factory=f"{_PACKAGE}._factory:build_encoder",
+        params=f"{_PACKAGE}._params:TimmParams",
+        weights=f"{_PACKAGE}._weights:weights_table",
+        list_names=f"{_PACKAGE}._names:list_names",
+        validate_name=f"{_PACKAGE}._names:validate_name",
+        description="any timm backbone (feature pyramid or plain ViT)",
+    )
