@@ -98,7 +98,9 @@ def resolve_file(weights: PretrainedWeights, *, encoder: str = "", tag: str = ""
     except (RepositoryNotFoundError, EntryNotFoundError) as exc:
         raise WeightsError(_missing_message(weights, encoder, tag, "it does not exist there")) from exc
     except Exception as exc:  # offline, no network, proxy errors: all mean "not to be had"
-        reason = "HF_HUB_OFFLINE is set" if os.environ.get("HF_HUB_OFFLINE") else type(exc).__name__
+        from huggingface_hub import constants
+
+        reason = "offline mode (HF_HUB_OFFLINE)" if constants.is_offline_mode() else f"{type(exc).__name__}: {exc}"
         raise WeightsError(_missing_message(weights, encoder, tag, f"not cached and not downloadable ({reason})")) from exc
     return Path(path)
 
