@@ -12,8 +12,10 @@ from typing import Annotated
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import Field, StrictBool
 from torch import nn
+
+from ._blocks import DecoderParams, Dropout, check_features, format_reductions
 
 __all__ = [
     "DeepLabV3Params",
@@ -31,10 +33,8 @@ HIGHRES_CHANNELS = 48
 """Channels the DeepLabV3+ skip at reduction 4 is projected to (the paper's choice)."""
 
 
-class DeepLabV3Params(BaseModel):
+class DeepLabV3Params(DecoderParams):
     """Options of the DeepLabV3 decoder (smp's names and defaults)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     decoder_channels: Positive = Field(256, description="Channels of the ASPP branches and of the output.")
     decoder_atrous_rates: AtrousRates = Field(
@@ -43,9 +43,7 @@ class DeepLabV3Params(BaseModel):
     decoder_aspp_separable: StrictBool = Field(
         False, description="Use depthwise-separable convolutions in the atrous ASPP branches."
     )
-    decoder_aspp_dropout: float = Field(
-        0.5, ge=0.0, le=1.0, description="Dropout probability after the ASPP projection."
-    )
+    decoder_aspp_dropout: Dropout = 0.5
 
 
 class DeepLabV3PlusParams(DeepLabV3Params):
@@ -146,18 +144,6 @@ class ASPP(nn.Module):
         return self.project(torch.cat([branch(x) for branch in self.convs], dim=1))
 
 
-def _check_encoder(
-    encoder_channels: Sequence[int], encoder_reductions: Sequence[int], who: str
-) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    channels, reductions = tuple(encoder_channels), tuple(encoder_reductions)
-    if not channels or len(channels) != len(reductions):
-        raise ValueError(
-            f"{who}: encoder_channels {channels} and encoder_reductions {reductions} need "
-            "one entry per feature map (and at least one)"
-        )
-    return channels, reductions
-
-
 class DeepLabV3Decoder(nn.Module):
     """DeepLabV3: ASPP and a 3x3 conv-BN-ReLU on the coarsest encoder feature.
 
@@ -183,7 +169,7 @@ class DeepLabV3Decoder(nn.Module):
             decoder_aspp_separable=decoder_aspp_separable,
             decoder_aspp_dropout=decoder_aspp_dropout,
         )
-        channels, reductions = _check_encoder(encoder_channels, encoder_reductions, "DeepLabV3")
+        channels, reductions = check_features("DeepLabV3", encoder_channels, encoder_reductions)
         width = params.decoder_channels
         self.aspp = ASPP(
             channels[-1],
@@ -228,17 +214,17 @@ class DeepLabV3PlusDecoder(nn.Module):
             decoder_aspp_separable=decoder_aspp_separable,
             decoder_aspp_dropout=decoder_aspp_dropout,
         )
-        channels, reductions = _check_encoder(encoder_channels, encoder_reductions, "DeepLabV3+")
+        channels, reductions = check_features("DeepLabV3+", encoder_channels, encoder_reductions)
         if 4 not in reductions:
             raise ValueError(
                 "DeepLabV3+ needs a high-resolution encoder feature at reduction 4 for its skip "
-                f"connection; the encoder's reductions are {reductions}"
+                f"connection; the encoder's reductions are {format_reductions(reductions)}"
             )
         if reductions[-1] < 8:
             raise ValueError(
                 "DeepLabV3+ needs a coarse encoder feature (reduction 8 or more) for ASPP besides "
                 f"the skip at reduction 4 (smp: encoder depth >= 3); the encoder's reductions are "
-                f"{reductions}"
+                f"{format_reductions(reductions)}"
             )
         self._skip_index = reductions.index(4)
         width = params.decoder_channels
