@@ -1,0 +1,304 @@
+"""PAN, DeepLabV3, DeepLabV3+, UPerNet and Segformer decoders.
+
+* parity with segmentation_models_pytorch 0.6 (resnet34, random weights): smp's decoder state
+  dict loads strictly, outputs match, and our decoder + smp's head reproduce smp's model;
+* every decoder at every depth, reductions starting at 2 or 4, and output strides 8/16/32:
+  protocol attributes, output shape, gradients reaching every parameter;
+* params validation, refusals naming the mismatch, plugin registration.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import pytest
+import torch
+from pydantic import ValidationError
+from seghub._protocols import check_decoder, check_decoder_output
+from seghub.errors import InputShapeError
+
+from seghub_decoders.deeplab import (
+    DeepLabV3Decoder,
+    DeepLabV3Params,
+    DeepLabV3PlusDecoder,
+    DeepLabV3PlusParams,
+)
+from seghub_decoders.pan import PANDecoder, PANParams
+from seghub_decoders.segformer import SegformerDecoder, SegformerParams
+from seghub_decoders.upernet import UPerNetDecoder, UPerNetParams
+
+smp = pytest.importorskip("segmentation_models_pytorch")
+
+torch.set_num_threads(1)
+
+DECODERS: dict[str, tuple[type, type]] = {
+    "pan": (PANDecoder, PANParams),
+    "deeplabv3": (DeepLabV3Decoder, DeepLabV3Params),
+    "deeplabv3plus": (DeepLabV3PlusDecoder, DeepLabV3PlusParams),
+    "upernet": (UPerNetDecoder, UPerNetParams),
+    "segformer": (SegformerDecoder, SegformerParams),
+}
+SMP_CLASSES = {
+    "pan": "PAN",
+    "deeplabv3": "DeepLabV3",
+    "deeplabv3plus": "DeepLabV3Plus",
+    "upernet": "UPerNet",
+    "segformer": "Segformer",
+}
+
+# --------------------------------------------------------------------------- smp parity
+
+PARITY_CASES: list[tuple[str, dict[str, Any], int]] = [
+    ("pan", {}, 128),
+    ("pan", {"encoder_output_stride": 32, "decoder_channels": 16, "decoder_interpolation": "nearest"}, 256),
+    ("pan", {"encoder_depth": 3, "decoder_interpolation": "bicubic"}, 128),
+    ("deeplabv3", {}, 64),
+    (
+        "deeplabv3",
+        {
+            "encoder_output_stride": 16,
+            "decoder_channels": 64,
+            "decoder_atrous_rates": (6, 12, 18),
+            "decoder_aspp_separable": True,
+            "decoder_aspp_dropout": 0.1,
+        },
+        64,
+    ),
+    ("deeplabv3", {"encoder_depth": 3, "decoder_channels": 32}, 64),
+    ("deeplabv3plus", {}, 64),
+    (
+        "deeplabv3plus",
+        {"encoder_output_stride": 8, "decoder_channels": 64, "decoder_aspp_separable": False,
+         "decoder_atrous_rates": (2, 4, 6)},
+        64,
+    ),
+    ("deeplabv3plus", {"encoder_depth": 3, "decoder_channels": 32}, 64),
+    ("upernet", {}, 64),
+    ("upernet", {"decoder_channels": 64, "decoder_use_norm": False}, 64),
+    (
+        "upernet",
+        {"encoder_depth": 3, "decoder_channels": 32,
+         "decoder_use_norm": {"type": "batchnorm", "eps": 1e-3, "momentum": 0.2}},
+        64,
+    ),
+    ("segformer", {}, 64),
+    ("segformer", {"encoder_depth": 4, "decoder_segmentation_channels": 32}, 64),
+]
+
+
+def _param_count(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize(
+    ("arch", "kwargs", "size"),
+    PARITY_CASES,
+    ids=[f"{a}-{'-'.join(k) or 'default'}" for a, k, _ in PARITY_CASES],
+)
+def test_smp_parity(arch: str, kwargs: dict[str, Any], size: int) -> None:
+    torch.manual_seed(0)
+    reference = getattr(smp, SMP_CLASSES[arch])("resnet34", encoder_weights=None, classes=3, **kwargs).eval()
+    x = torch.randn(1, 3, size, size)
+    with torch.no_grad():
+        smp_features = reference.encoder(x)
+    features = list(smp_features[1:])  # seghub encoders do not return the input itself
+    reductions = tuple(size // f.shape[-1] for f in features)
+    decoder_cls, _ = DECODERS[arch]
+    decoder_kwargs = {k: v for k, v in kwargs.items() if k.startswith("decoder_")}
+    ours = decoder_cls(
+        encoder_channels=tuple(reference.encoder.out_channels[1:]),
+        encoder_reductions=reductions,
+        **decoder_kwargs,
+    ).eval()
+    check_decoder(ours)
+
+    assert _param_count(ours) == _param_count(reference.decoder)
+    ours.load_state_dict(reference.decoder.state_dict(), strict=True)
+    with torch.no_grad():
+        expected = reference.decoder(list(smp_features))
+        got = ours(features)
+        assert got.shape == expected.shape
+        assert (got - expected).abs().max().item() < 1e-4
+        check_decoder_output(ours, x, got)
+        # our decoder followed by smp's head reproduces the whole smp model
+        mask = reference.segmentation_head(got)
+        assert (mask - reference(x)).abs().max().item() < 1e-4
+    # smp's head upsamples by our decoder's reduction (its default upsampling)
+    head_upsampling = reference.segmentation_head[1]
+    assert getattr(head_upsampling, "scale_factor", 1) in (ours.reduction, float(ours.reduction))
+
+
+@pytest.mark.parametrize("arch", list(DECODERS))
+def test_params_match_smp_signature(arch: str) -> None:
+    """Each decoder_* argument of smp's constructor is a params field with the same default."""
+    signature = inspect.signature(getattr(smp, SMP_CLASSES[arch]).__init__)
+    smp_defaults = {
+        name: p.default for name, p in signature.parameters.items() if name.startswith("decoder_")
+    }
+    fields = DECODERS[arch][1].model_fields
+    assert set(fields) == set(smp_defaults)
+    defaults = DECODERS[arch][1]().model_dump()
+    for name, default in smp_defaults.items():
+        expected = tuple(default) if isinstance(default, (list, tuple)) else default
+        assert defaults[name] == expected, name
+    # the decoder constructor has the same keyword defaults as the params model
+    ctor = inspect.signature(DECODERS[arch][0].__init__).parameters
+    for name, default in defaults.items():
+        value = ctor[name].default
+        assert (tuple(value) if isinstance(value, (list, tuple)) else value) == default
+
+
+# --------------------------------------------------------------------------- shapes and gradients
+
+SMALL_PARAMS: dict[str, dict[str, Any]] = {
+    "pan": {"decoder_channels": 8},
+    "deeplabv3": {"decoder_channels": 8, "decoder_atrous_rates": (1, 2, 3)},
+    "deeplabv3plus": {"decoder_channels": 8, "decoder_atrous_rates": (1, 2, 3)},
+    "upernet": {"decoder_channels": 8},
+    "segformer": {"decoder_segmentation_channels": 8},
+}
+MIN_DEPTH = {"pan": 3, "deeplabv3": 1, "deeplabv3plus": 3, "upernet": 3, "segformer": 3}
+CHANNELS = {2: 6, 4: 10, 8: 12, 16: 14, 32: 16}
+
+
+def _reductions(depth: int, first: int, output_stride: int) -> tuple[int, ...]:
+    """Reductions of an encoder with ``depth`` stages whose first feature is at ``first``."""
+    return tuple(min(2**i, output_stride) for i in range(1, depth + 1) if 2**i >= first)
+
+
+def _shape_cases() -> list[tuple[str, tuple[int, ...]]]:
+    cases: dict[tuple[str, tuple[int, ...]], None] = {}
+    for arch in DECODERS:
+        for depth in range(MIN_DEPTH[arch], 6):
+            for first in (2, 4):
+                for output_stride in (8, 16, 32):
+                    reductions = _reductions(depth, first, output_stride)
+                    if reductions:
+                        cases[(arch, reductions)] = None
+    return list(cases)
+
+
+SHAPE_CASES = _shape_cases()
+
+
+@pytest.mark.parametrize(
+    ("arch", "reductions"), SHAPE_CASES, ids=[f"{a}-{'.'.join(map(str, r))}" for a, r in SHAPE_CASES]
+)
+def test_shape_and_gradients(arch: str, reductions: tuple[int, ...]) -> None:
+    torch.manual_seed(0)
+    channels = tuple(CHANNELS[r] + i for i, r in enumerate(reductions))
+    decoder = DECODERS[arch][0](encoder_channels=channels, encoder_reductions=reductions, **SMALL_PARAMS[arch])
+    check_decoder(decoder)
+    assert decoder.requires_divisible_input is True
+    # PAN's pyramid attention needs its coarsest map to be at least 8x8
+    size = max(64, 8 * reductions[-1]) if arch == "pan" else 64
+    x = torch.empty(2, 3, size, size)
+    features = [
+        torch.randn(2, c, size // r, size // r, requires_grad=True) for c, r in zip(channels, reductions)
+    ]
+    decoder.train()
+    out = decoder(features)
+    check_decoder_output(decoder, x, out)
+    assert out.shape == (2, decoder.out_channels, size // decoder.reduction, size // decoder.reduction)
+    out.square().mean().backward()
+    missing = [name for name, p in decoder.named_parameters() if p.grad is None]
+    assert not missing, f"no gradient reaches {missing}"
+    assert all(torch.isfinite(p.grad).all() for p in decoder.parameters())
+
+
+def test_output_reductions() -> None:
+    resnet = ((64, 64, 128, 256, 512), (2, 4, 8, 16, 32))
+    assert PANDecoder(encoder_channels=resnet[0], encoder_reductions=resnet[1]).reduction == 4
+    assert UPerNetDecoder(encoder_channels=resnet[0], encoder_reductions=resnet[1]).reduction == 4
+    assert SegformerDecoder(encoder_channels=resnet[0], encoder_reductions=resnet[1]).reduction == 4
+    assert DeepLabV3PlusDecoder(encoder_channels=resnet[0], encoder_reductions=(2, 4, 8, 16, 16)).reduction == 4
+    assert DeepLabV3Decoder(encoder_channels=resnet[0], encoder_reductions=(2, 4, 8, 8, 8)).reduction == 8
+    assert DeepLabV3Decoder(encoder_channels=resnet[0], encoder_reductions=(2, 4, 8, 16, 16)).reduction == 16
+
+
+# --------------------------------------------------------------------------- refusals and validation
+
+
+@pytest.mark.parametrize(
+    ("cls", "reductions", "needle"),
+    [
+        (DeepLabV3PlusDecoder, (2, 8, 16, 32), "reduction 4"),
+        (DeepLabV3PlusDecoder, (2, 4), "reduction 8"),
+        (PANDecoder, (2, 4), "at least two"),
+        (UPerNetDecoder, (2, 4), "at least two"),
+        (SegformerDecoder, (2, 4), "reduction 8"),
+    ],
+)
+def test_refuses_unusable_features(cls: type, reductions: tuple[int, ...], needle: str) -> None:
+    channels = tuple(16 for _ in reductions)
+    with pytest.raises(ValueError, match=needle) as info:
+        cls(encoder_channels=channels, encoder_reductions=reductions)
+    assert ", ".join(map(str, reductions)) in str(info.value)
+
+
+def test_refuses_mismatched_encoder_description() -> None:
+    with pytest.raises(ValueError, match="one entry per feature"):
+        DeepLabV3Decoder(encoder_channels=(8, 16), encoder_reductions=(2,))
+
+
+def test_pan_too_small_input_is_a_clear_error() -> None:
+    decoder = PANDecoder(encoder_channels=(8, 8, 8), encoder_reductions=(4, 8, 16), decoder_channels=4).eval()
+    features = [torch.randn(1, 8, 64 // r, 64 // r) for r in (4, 8, 16)]
+    with pytest.raises(InputShapeError, match="at least 8x8"):
+        decoder(features)
+
+
+@pytest.mark.parametrize(
+    ("params_cls", "values", "field"),
+    [
+        (DeepLabV3Params, {"decoder_atrous_rates": (6, 12)}, "decoder_atrous_rates"),
+        (DeepLabV3Params, {"decoder_atrous_rates": (6, 12, 0)}, "decoder_atrous_rates"),
+        (DeepLabV3Params, {"decoder_aspp_dropout": 1.5}, "decoder_aspp_dropout"),
+        (DeepLabV3Params, {"decoder_channels": 0}, "decoder_channels"),
+        (DeepLabV3PlusParams, {"decoder_aspp_separable": "maybe"}, "decoder_aspp_separable"),
+        (DeepLabV3PlusParams, {"encoder_output_stride": 16}, "encoder_output_stride"),
+        (PANParams, {"decoder_interpolation": "linear"}, "decoder_interpolation"),
+        (PANParams, {"upsampling": 4}, "upsampling"),
+        (UPerNetParams, {"decoder_use_norm": "groupnorm"}, "decoder_use_norm"),
+        (UPerNetParams, {"decoder_use_norm": {"eps": 1e-3}}, "decoder_use_norm"),
+        (SegformerParams, {"decoder_segmentation_channels": -1}, "decoder_segmentation_channels"),
+        (SegformerParams, {"decoder_channels": 64}, "decoder_channels"),
+    ],
+)
+def test_params_validation(params_cls: type, values: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        params_cls(**values)
+    assert any(error["loc"][0] == field for error in info.value.errors())
+
+
+def test_params_accept_smp_style_values() -> None:
+    assert DeepLabV3Params(decoder_atrous_rates=[6, 12, 18]).decoder_atrous_rates == (6, 12, 18)
+    assert UPerNetParams(decoder_use_norm="BatchNorm").decoder_use_norm == "batchnorm"
+    assert UPerNetParams(decoder_use_norm=True).decoder_use_norm is True
+    assert DeepLabV3PlusParams().decoder_aspp_separable is True
+    assert DeepLabV3Params().decoder_aspp_separable is False
+
+
+def test_constructor_validates_params() -> None:
+    with pytest.raises(ValueError, match="decoder_channels"):
+        UPerNetDecoder(encoder_channels=(8, 8, 8), encoder_reductions=(4, 8, 16), decoder_channels=0)
+
+
+def test_registered_in_plugin() -> None:
+    from seghub import Registry
+
+    from seghub_decoders import plugin
+
+    registry = Registry()
+    plugin.seghub_register_decoders(registry)
+    entries = {entry.name: entry for entry in registry.decoders}
+    for arch, (decoder_cls, params_cls) in DECODERS.items():
+        assert entries[arch].load_factory() is decoder_cls
+        assert entries[arch].load_params_model() is params_cls
+    assert entries["deeplabv3"].encoder_defaults == {"output_stride": 8}
+    assert entries["deeplabv3plus"].encoder_defaults == {"output_stride": 16}
+    assert entries["pan"].encoder_defaults == {"output_stride": 16}
+    assert entries["pan"].head_defaults == {"kernel_size": 3}
+    for arch in ("deeplabv3", "deeplabv3plus", "upernet", "segformer"):
+        assert entries[arch].head_defaults == {"kernel_size": 1}
