@@ -45,6 +45,13 @@ _LAZY: dict[str, str] = {
     "get_hub": "seghub._hub",
     "register_plugin": "seghub._hub",
     "unregister_plugin": "seghub._hub",
+    **{
+        name: "seghub.architectures"
+        for name in (
+            "Unet", "UnetPlusPlus", "MAnet", "Linknet", "FPN", "PSPNet", "PAN",
+            "DeepLabV3", "DeepLabV3Plus", "UPerNet", "Segformer", "DPT", "create_model",
+        )
+    },
     "list_plugins": "seghub._hub",
     "list_encoders": "seghub._hub",
     "list_decoders": "seghub._hub",
@@ -85,6 +92,21 @@ if TYPE_CHECKING:
     from ._hub import get_hub, list_decoders, list_encoders, list_plugins, register_plugin, unregister_plugin
     from ._model import SegmentationModel
     from ._protocols import Decoder, Encoder, check_decoder, check_encoder
+    from .architectures import (
+        DPT,
+        FPN,
+        PAN,
+        DeepLabV3,
+        DeepLabV3Plus,
+        Linknet,
+        MAnet,
+        PSPNet,
+        Segformer,
+        Unet,
+        UnetPlusPlus,
+        UPerNet,
+        create_model,
+    )
     from ._spec import (
         ClassificationHeadSpec,
         DecoderSpec,
