@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from seghub import Registry, hookimpl
 
+from ._archs import ARCHS
+
 SEGHUB_PLUGIN_API = 1
 
-# TODO(issue 3): register the eleven names with their weights.
+_PACKAGE = "seghub_encoders_resnet"
 
 
 @hookimpl
 def seghub_register_encoders(registry: Registry) -> None:
-    pass
+    """Register the eleven ResNet/ResNeXt names with their weights tables."""
+    for name, arch in ARCHS.items():
+        registry.add_encoder(
+            name,
+            factory=f"{_PACKAGE}._factory:build_encoder",
+            params=f"{_PACKAGE}._params:ResNetParams",
+            weights=f"{_PACKAGE}._weights:weights_table",
+            description=arch.description,
+        )
