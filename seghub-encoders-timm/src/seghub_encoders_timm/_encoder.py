@@ -72,10 +72,21 @@ class TimmViTEncoder(_TimmEncoder):
     :meth:`forward_with_tokens` also returns them, for decoders that read them out (DPT).
     """
 
-    def __init__(self, model: nn.Module, *, indices: Sequence[int], **kwargs: object) -> None:
+    def __init__(
+        self, model: nn.Module, *, indices: Sequence[int], pruned_keys: Sequence[str] = (), **kwargs: object
+    ) -> None:
         super().__init__(model, **kwargs)  # type: ignore[arg-type]
         self.indices = tuple(int(i) for i in indices)
         self.num_prefix_tokens = int(getattr(model, "num_prefix_tokens", 0) or 0)
+        self._pruned_keys = frozenset(pruned_keys)
+
+    def smp_state_dict_to_seghub(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """An smp ViT encoder's state dict in this encoder's layout.
+
+        smp keeps the whole timm model (classifier, final norm, blocks after the last one used)
+        although its forward never runs those parts; this encoder drops them, so their keys go.
+        """
+        return {key: value for key, value in state_dict.items() if key not in self._pruned_keys}
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The chosen blocks' outputs as NCHW maps (prefix tokens dropped)."""

@@ -183,9 +183,11 @@ def _build_vit(
     model = create(canonical, timm_name, weights_file, **kwargs)
     if not hasattr(model, "forward_intermediates"):
         raise ValueError(f"timm model {timm_name!r} cannot be used as an encoder: it has no forward_intermediates")
+    before = set(model.state_dict())
     if hasattr(model, "prune_intermediate_layers"):
         # drop what the chosen blocks do not need: later blocks, the final norm, the classifier
         model.prune_intermediate_layers(indices, prune_norm=True, prune_head=True)
+    pruned = (before - set(model.state_dict())) | _classifier_keys(model)
     dynamic = bool(getattr(model, "dynamic_img_size", False))
     return TimmViTEncoder(
         model,
@@ -195,7 +197,16 @@ def _build_vit(
         reductions=[blocks[i]["reduction"] for i in indices],
         input_size=None if dynamic else _fixed_input_size(model, timm_kwargs),
         indices=indices,
+        pruned_keys=["model." + key for key in pruned],
     )
+
+
+def _classifier_keys(model: nn.Module) -> set[str]:
+    """Keys of the classifier a ViT built with ``num_classes=0`` does not have."""
+    names = (getattr(model, "pretrained_cfg", None) or {}).get("classifier") or ()
+    if isinstance(names, str):
+        names = (names,)
+    return {f"{name}.{kind}" for name in names for kind in ("weight", "bias")}
 
 
 def _fixed_input_size(model: nn.Module, timm_kwargs: dict[str, Any]) -> tuple[int, int] | None:
