@@ -19,7 +19,7 @@ _DECODERS: dict[str, tuple[str, str, str, str, dict, dict]] = {
     "deeplabv3plus": ("deeplab", "DeepLabV3PlusDecoder", "DeepLabV3PlusParams", "DeepLabV3+ (ASPP + low-level skip)", {"output_stride": 16}, {"kernel_size": 1}),
     "upernet": ("upernet", "UPerNetDecoder", "UPerNetParams", "UPerNet (PPM + FPN)", {}, {"kernel_size": 1}),
     "segformer": ("segformer", "SegformerDecoder", "SegformerParams", "SegFormer all-MLP decoder", {}, {"kernel_size": 1}),
-    "dpt": ("dpt", "DPTDecoder", "DPTParams", "Dense Prediction Transformer", {"depth": 4}, {"kernel_size": 3}),
+    "dpt": ("dpt", "DPTDecoder", "DPTParams", "Dense Prediction Transformer", {"depth": 4}, {"kernel_size": 1}),
 }
 
 
