@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import pytest
@@ -112,11 +111,8 @@ def test_seghub_dpt_loads_smp_checkpoint() -> None:
     import seghub
     from seghub.compat.smp import load_smp_state_dict
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "no prefix tokens" until the builder passes them
-        model = seghub.DPT("tu-test_vit", encoder_weights=None, classes=3, **SMALL).eval()
-    if not model.decoder._with_tokens:
-        pytest.skip("seghub's builder does not pass encoder_prefix_tokens to DPT yet (see seghub_decoders.dpt)")
+    model = seghub.DPT("tu-test_vit", encoder_weights=None, classes=3, **SMALL).eval()
+    assert model.decoder._with_tokens  # the builder handed the encoder's prefix-token count over
     reference = _smp_dpt(**SMALL)
     load_smp_state_dict(model, reference.state_dict())
     x = torch.randn(1, 3, 64, 64)

@@ -184,11 +184,16 @@ def build_model(spec: SpecLike) -> Any:
         **resolved.encoder_params,
     )
     check_encoder(encoder)
+    decoder_factory = resolved.decoder.load_factory()
+    token_kwargs = {}
+    if getattr(decoder_factory, "uses_prefix_tokens", False) and hasattr(encoder, "forward_with_tokens"):
+        token_kwargs["encoder_prefix_tokens"] = int(getattr(encoder, "num_prefix_tokens", 0))
     decoder = _call_factory(
         "decoder",
-        resolved.decoder.load_factory(),
+        decoder_factory,
         encoder_channels=tuple(encoder.out_channels),
         encoder_reductions=tuple(encoder.reductions),
+        **token_kwargs,
         **resolved.decoder_params,
     )
     check_decoder(decoder)

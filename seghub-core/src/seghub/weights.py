@@ -89,20 +89,25 @@ def resolve_file(weights: PretrainedWeights, *, encoder: str = "", tag: str = ""
     if weights.repo_id is None:
         raise WeightsError(f"weights {tag!r} of encoder {encoder!r} name no Hugging Face repo")
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
 
     try:
         path = hf_hub_download(
             repo_id=weights.repo_id, filename=weights.filename, revision=weights.revision
         )
+    except LocalEntryNotFoundError as exc:  # not cached and no way to fetch it; a subclass of the next
+        raise WeightsError(_missing_message(weights, encoder, tag, f"not cached and not downloadable ({_why_offline(exc)})")) from exc
     except (RepositoryNotFoundError, EntryNotFoundError) as exc:
         raise WeightsError(_missing_message(weights, encoder, tag, "it does not exist there")) from exc
-    except Exception as exc:  # offline, no network, proxy errors: all mean "not to be had"
-        from huggingface_hub import constants
-
-        reason = "offline mode (HF_HUB_OFFLINE)" if constants.is_offline_mode() else f"{type(exc).__name__}: {exc}"
-        raise WeightsError(_missing_message(weights, encoder, tag, f"not cached and not downloadable ({reason})")) from exc
+    except Exception as exc:  # no network, proxy errors: all mean "not to be had"
+        raise WeightsError(_missing_message(weights, encoder, tag, f"not cached and not downloadable ({_why_offline(exc)})")) from exc
     return Path(path)
+
+
+def _why_offline(exc: Exception) -> str:
+    from huggingface_hub import constants
+
+    return "offline mode (HF_HUB_OFFLINE)" if constants.is_offline_mode() else f"{type(exc).__name__}: {exc}"
 
 
 def _missing_message(weights: PretrainedWeights, encoder: str, tag: str, why: str) -> str:

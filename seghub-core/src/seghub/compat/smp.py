@@ -1,9 +1,14 @@
 """Import segmentation_models_pytorch (smp) checkpoints into seghub models.
 
 seghub's resnet encoders, decoders and heads use smp 0.6's module names, so most smp state
-dicts load as they are. Where a plugin's layout differs, its encoder or decoder module provides
-``smp_state_dict_to_seghub(state_dict) -> state_dict`` (keys relative to that module), and this
-module applies it. smp itself is never imported.
+dicts load as they are. Where a plugin's layout differs, its modules say how to convert:
+
+* ``decoder.smp_model_state_dict_to_seghub(state_dict)`` rewrites whole-model keys first (for
+  decoders that own part of what smp calls the head, like DPT);
+* then ``encoder.smp_state_dict_to_seghub`` / ``decoder.smp_state_dict_to_seghub`` rewrite keys
+  relative to their module.
+
+smp itself is never imported.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ _PARTS = ("encoder", "decoder", "segmentation_head", "classification_head")
 
 def convert_state_dict(model: SegmentationModel, state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Rename an smp model's state dict into ``model``'s layout (tensors are not copied)."""
+    whole_model = getattr(model.decoder, "smp_model_state_dict_to_seghub", None)
+    if whole_model is not None:
+        state_dict = whole_model(dict(state_dict))
     converted: dict[str, torch.Tensor] = {}
     for part in _PARTS:
         prefix = part + "."

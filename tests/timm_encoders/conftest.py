@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 import torch
 
-
-def _unshadow_timm() -> None:
-    """Put the timm library back in ``sys.modules["timm"]``.
-
-    With ``--import-mode=importlib`` pytest names this folder's modules ``timm.<file>`` and, when
-    the library is not imported yet, registers the folder itself as the package ``timm``, which
-    hides the library (``No module named 'timm.models'``). A ``tests/conftest.py`` that imports
-    timm first, or another folder name, would make this unnecessary.
-    """
-    shadow = sys.modules.get("timm")
-    if shadow is not None and getattr(shadow, "__file__", None) is None:
-        del sys.modules["timm"]
-        importlib.import_module("timm")
-
-
-_unshadow_timm()
 
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 
