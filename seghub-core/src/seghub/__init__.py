@@ -55,6 +55,7 @@ _LAZY: dict[str, str] = {
     "list_plugins": "seghub._hub",
     "list_encoders": "seghub._hub",
     "list_decoders": "seghub._hub",
+    "from_pretrained": "seghub._pretrained",
 }
 
 __all__ = [
@@ -91,6 +92,7 @@ if TYPE_CHECKING:
     from ._heads import ClassificationHead, SegmentationHead
     from ._hub import get_hub, list_decoders, list_encoders, list_plugins, register_plugin, unregister_plugin
     from ._model import SegmentationModel
+    from ._pretrained import from_pretrained
     from ._protocols import Decoder, Encoder, check_decoder, check_encoder
     from .architectures import (
         DPT,

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 
+from ._pretrained import PretrainedMixin
 from .errors import InputShapeError
 
 if TYPE_CHECKING:
@@ -17,12 +18,13 @@ if TYPE_CHECKING:
 __all__ = ["SegmentationModel"]
 
 
-class SegmentationModel(nn.Module):
+class SegmentationModel(PretrainedMixin, nn.Module):
     """A segmentation model assembled from an encoder, a decoder and heads.
 
     ``forward(x)`` returns the mask ``(N, classes, H, W)``, or ``(mask, label)`` when a
     classification head is present. Build one with :func:`seghub.build_model`; it keeps its
-    validated spec as :attr:`spec`.
+    validated spec as :attr:`spec`. :meth:`save_pretrained`, :meth:`from_pretrained` and
+    :meth:`push_to_hub` save, load and share it (``config.json`` + ``model.safetensors``).
     """
 
     spec: ModelSpec | None
