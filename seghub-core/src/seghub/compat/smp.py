@@ -8,20 +8,31 @@ dicts load as they are. Where a plugin's layout differs, its modules say how to 
 * then ``encoder.smp_state_dict_to_seghub`` / ``decoder.smp_state_dict_to_seghub`` rewrite keys
   relative to their module.
 
-smp itself is never imported.
+Whole models come over with :func:`from_smp_pretrained` (an smp ``save_pretrained`` folder or
+Hub repo: ``config.json`` with ``_model_class`` and the constructor arguments, plus
+``model.safetensors``) or :func:`from_smp_state_dict` (an architecture name, the constructor
+arguments and a state dict). Both build through seghub's smp-style constructors without
+downloading encoder weights, check every key and shape, and only then load.
+
+smp itself is never imported, and nothing is unpickled: files must be safetensors.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import SpecError, SpecIssue
 
 if TYPE_CHECKING:
     import torch
 
     from .._model import SegmentationModel
 
-__all__ = ["convert_state_dict", "load_smp_state_dict"]
+__all__ = ["convert_state_dict", "load_smp_state_dict", "from_smp_state_dict", "from_smp_pretrained"]
 
 _PARTS = ("encoder", "decoder", "segmentation_head", "classification_head")
 
@@ -51,3 +62,71 @@ def load_smp_state_dict(model: SegmentationModel, state_dict: Mapping[str, torch
     keys when the models do not correspond.
     """
     model.load_state_dict(convert_state_dict(model, state_dict), strict=strict)
+
+
+def from_smp_state_dict(
+    arch: str,
+    state_dict: Mapping[str, torch.Tensor] | str | os.PathLike[str],
+    **constructor_kwargs: Any,
+) -> SegmentationModel:
+    """The seghub model equivalent to ``smp.create_model(arch, **constructor_kwargs)``, holding
+    an smp model's weights.
+
+    ``state_dict`` is the smp model's state dict, or the path of a ``.safetensors`` file holding
+    it. ``encoder_weights`` is recorded in ``model.spec`` but not downloaded. Raises
+    :class:`~seghub.WeightsError` listing missing, unexpected and mis-shaped keys when the
+    weights do not fit; no model is returned then.
+    """
+    from .._pretrained import load_checked, with_weights_tag
+    from ..architectures import create_model
+
+    tag = constructor_kwargs.pop("encoder_weights", None)
+    if tag is True:
+        tag = "imagenet"
+    if isinstance(state_dict, (str, os.PathLike)):
+        from ..weights import load_state_dict
+
+        source = repr(os.fspath(state_dict))
+        state_dict = load_state_dict(state_dict)
+    else:
+        source = "the given state dict"
+    model = create_model(arch, encoder_weights=None, **constructor_kwargs)
+    load_checked(model, convert_state_dict(model, state_dict), source=source)
+    return with_weights_tag(model, tag or None).eval()
+
+
+def from_smp_pretrained(
+    source: str | os.PathLike[str],
+    revision: str | None = None,
+    *,
+    token: str | bool | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    local_files_only: bool = False,
+) -> SegmentationModel:
+    """Import a folder or Hub repo written by smp's ``model.save_pretrained`` (or
+    ``push_to_hub``) as a seghub model with the same outputs, in eval mode.
+
+    Reads ``config.json`` (``_model_class`` plus the constructor arguments) and
+    ``model.safetensors``; checkpoints saved only as pickles are refused.
+    """
+    from .._pretrained import CONFIG_NAME, WEIGHTS_NAME, resolve_files
+
+    paths = resolve_files(
+        source, (CONFIG_NAME, WEIGHTS_NAME), revision=revision, token=token, cache_dir=cache_dir,
+        local_files_only=local_files_only,
+    )
+    config = _read_smp_config(Path(paths[CONFIG_NAME]))
+    arch = config.pop("_model_class")
+    kwargs = {k: v for k, v in config.items() if not k.startswith("_")}  # smp drops these too
+    return from_smp_state_dict(arch, paths[WEIGHTS_NAME], **kwargs)
+
+
+def _read_smp_config(path: Path) -> dict[str, Any]:
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SpecError([SpecIssue((), f"{path.name} cannot be read as JSON: {exc}")]) from None
+    if not isinstance(config, dict) or not isinstance(config.get("_model_class"), str):
+        hint = " (it looks like seghub's own; use seghub.from_pretrained)" if isinstance(config, dict) and "spec" in config else ""
+        raise SpecError([SpecIssue(("_model_class",), f"not an smp config: no model class name{hint}")])
+    return config
