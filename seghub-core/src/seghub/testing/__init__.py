@@ -6,6 +6,6 @@ pinned weights runs without a network.
 
 from __future__ import annotations
 
-from ._hub_cache import offline_hub_cache, write_hub_file
+from ._hub_cache import offline_hub_cache, write_hub_file, write_hub_folder
 
-__all__ = ["offline_hub_cache", "write_hub_file"]
+__all__ = ["offline_hub_cache", "write_hub_file", "write_hub_folder"]

@@ -38,6 +38,32 @@ def write_hub_file(
     return target
 
 
+def write_hub_folder(
+    cache_dir: str | Path,
+    repo_id: str,
+    revision: str,
+    folder: str | Path,
+    *,
+    ref: str | None = "main",
+) -> Path:
+    """Put every file of ``folder`` (a ``save_pretrained`` folder, say) into the snapshot of
+    model repo ``repo_id`` at commit ``revision``; ``ref`` (a branch or tag name, or None) is
+    pointed at that commit. Returns the snapshot folder."""
+    source = Path(folder)
+    repo_dir = Path(cache_dir) / ("models--" + repo_id.replace("/", "--"))
+    snapshot = repo_dir / "snapshots" / revision
+    for path in sorted(source.rglob("*")):
+        if path.is_file():
+            target = snapshot / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+    snapshot.mkdir(parents=True, exist_ok=True)
+    if ref is not None:
+        (repo_dir / "refs" / ref).parent.mkdir(parents=True, exist_ok=True)
+        (repo_dir / "refs" / ref).write_text(revision)
+    return snapshot
+
+
 @contextlib.contextmanager
 def offline_hub_cache(cache_dir: str | Path) -> Iterator[Path]:
     """Point ``huggingface_hub`` at ``cache_dir`` in offline mode for the duration of the block."""
