@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from seghub.errors import UnknownNameError, WeightsError
 from seghub.weights import load_state_dict
@@ -72,7 +73,7 @@ def build_encoder(
         encoder = ResNetEncoder(
             arch, in_channels=in_channels, depth=depth, output_stride=output_stride, name=name
         )
-    encoder = encoder.to_empty(device=device)
+    _materialize(encoder, device)
     encoder.reset_parameters(convolutions=state_dict is None)
     if state_dict is not None:
         encoder.load_pretrained(state_dict)
@@ -96,6 +97,22 @@ def load_weights(name: str, weights: str | os.PathLike[str]) -> dict[str, torch.
         f"unknown weights {weights!r} for encoder {name!r}{not_found}; available tags: "
         f"{available}, or a path to an existing .safetensors file, or None for random weights"
     )
+
+
+def _materialize(module: nn.Module, device: torch.device) -> None:
+    """Give every meta parameter and buffer uninitialised storage on ``device``, in place.
+
+    ``Module.to_empty`` does the same but, from the meta device, first imports torch's
+    symbolic-shape machinery (about half a second); plain ``torch.empty`` does not.
+    """
+    if device.type == "meta":
+        return
+    for submodule in module.modules():
+        for name, param in list(submodule.named_parameters(recurse=False)):
+            storage = torch.empty(param.shape, dtype=param.dtype, device=device)
+            setattr(submodule, name, nn.Parameter(storage, requires_grad=param.requires_grad))
+        for name, buffer in list(submodule.named_buffers(recurse=False)):
+            setattr(submodule, name, torch.empty(buffer.shape, dtype=buffer.dtype, device=device))
 
 
 def _is_int(value: object) -> bool:

@@ -175,7 +175,10 @@ class ResNetEncoder(nn.Module):
 
         Batch-norm running statistics are reset too. ``convolutions=False`` leaves the
         convolution kernels as they are (they are about to be overwritten by a checkpoint).
+        Tensors on the meta device hold no values and are left alone.
         """
+        if self.conv1.weight.device.type == "meta":
+            return
         for module in self.modules():
             if isinstance(module, nn.Conv2d) and convolutions:
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
