@@ -181,10 +181,10 @@ def test_newer_config_format_says_so(copy):
 @pytest.mark.parametrize(
     ("edit", "where"),
     [
-        (lambda c: c.update(comment="hi"), r"  comment: unknown key"),
+        (lambda c: c.update(comment="hi"), r"  comment: unknown key in config.json; allowed here: format, spec, requires, weights_sha256"),
         (lambda c: c["spec"]["encoder"].update(pretrained=True), r"spec\.encoder\.pretrained: unknown key"),
         (lambda c: c["spec"]["decoder"]["params"].update(decoder_chanels=[1]), r"spec\.decoder\.params\.decoder_chanels: unknown key"),
-        (lambda c: c["requires"][0].update(optional=True), r"requires\[0\]\.optional: unknown key"),
+        (lambda c: c["requires"][0].update(optional=True), r"requires\[0\]\.optional: unknown key in config.json; allowed here: distribution, "),
     ],
     ids=["top-level", "spec", "plugin-params", "requires"],
 )

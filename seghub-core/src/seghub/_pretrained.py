@@ -431,7 +431,15 @@ def read_config(path: Path) -> PretrainedConfig:
     except SpecError as exc:
         raise _rooted(exc, "spec") from None
     except ValidationError as exc:
-        raise SpecError(_issues(exc)) from None
+        raise SpecError([_config_issue(issue) for issue in _issues(exc)]) from None
+
+
+def _config_issue(issue: SpecIssue) -> SpecIssue:
+    """Point unknown config keys at the config's own keys, not at the spec schema."""
+    if not issue.message.startswith("unknown key"):
+        return issue
+    model = Requirement if issue.loc[:1] == ("requires",) else PretrainedConfig
+    return SpecIssue(issue.loc, f"unknown key in {CONFIG_NAME}; allowed here: {', '.join(model.model_fields)}")
 
 
 def _rooted(exc: SpecError, root: str) -> SpecError:
