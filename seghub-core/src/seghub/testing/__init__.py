@@ -1,11 +1,48 @@
-"""Helpers for testing seghub plugins and models offline.
+"""Helpers for testing seghub plugins and models.
 
-:func:`offline_hub_cache` lays out files as the Hugging Face cache does, so code that loads
-pinned weights runs without a network.
+* The conformance kit a plugin author runs from their own pytest suite:
+  :func:`check_encoder` and :func:`check_decoder` build a registered encoder or decoder in
+  many configurations and raise :class:`ConformanceError` (an ``AssertionError``) naming each
+  breach of the contract and what to fix. :func:`synthetic_encoder` gives decoder checks an
+  encoder of any channels and reductions.
+* :func:`offline_hub_cache` lays out files as the Hugging Face cache does, so code that loads
+  pinned weights runs without a network.
+
+The kit imports torch on first use of its functions; importing this package does not.
 """
 
 from __future__ import annotations
 
-from ._hub_cache import offline_hub_cache, write_hub_file, write_hub_folder
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["offline_hub_cache", "write_hub_file", "write_hub_folder"]
+from ._hub_cache import offline_hub_cache, write_hub_file, write_hub_folder
+from ._report import ConformanceError, ConformanceReport
+
+_LAZY = {
+    "check_encoder": "seghub.testing._encoder_check",
+    "check_decoder": "seghub.testing._decoder_check",
+    "synthetic_encoder": "seghub.testing._synthetic",
+    "SYNTHETIC_ENCODER": "seghub.testing._synthetic",
+}
+
+__all__ = ["offline_hub_cache", "write_hub_file", "write_hub_folder", "ConformanceError", "ConformanceReport", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'seghub.testing' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:
+    from ._decoder_check import check_decoder
+    from ._encoder_check import check_encoder
+    from ._synthetic import SYNTHETIC_ENCODER, synthetic_encoder
