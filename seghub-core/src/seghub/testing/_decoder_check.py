@@ -49,7 +49,10 @@ class _DecoderCheck:
             elif refusal_ok:
                 self.report.refusal(f"{label}: {exc}")
             else:
-                self.report.problem(f"{label}: refused: {exc}; this encoder must be supported (or check another)")
+                self.report.problem(
+                    f"{label}: refused: {exc}; the check's own encoder and params must build: fix them, or make "
+                    "the decoder take these features"
+                )
             return None
         except ProtocolError as exc:
             self.report.problem(f"{label}: {exc}")
