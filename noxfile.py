@@ -1,6 +1,9 @@
-"""Developer sessions: ``nox -s tests`` (what CI runs) and ``nox -s demo`` (the main job)."""
+"""Developer sessions: ``nox -s tests example_plugin`` (what CI runs) and ``nox -s demo`` (the main job)."""
 
 from __future__ import annotations
+
+import shutil
+from pathlib import Path
 
 import nox
 
@@ -11,6 +14,7 @@ PACKAGES = ("./seghub-core", "./seghub-encoders-resnet", "./seghub-decoders", ".
 # The CUDA wheels of these lie on the build machines' disk; torchvision is needed only by timm.
 TORCH = ("torch==2.14.1", "torchvision==0.29.1")
 TEST_DEPS = ("pytest>=8", "segmentation-models-pytorch==0.6.0")
+EXAMPLE = "examples/seghub-example-encoder"
 
 
 def _install_seghub(session: nox.Session) -> None:
@@ -32,3 +36,17 @@ def demo(session: nox.Session) -> None:
     _install_seghub(session)
     session.run("seghub", "plugins")
     session.run("seghub", "build", "examples/specs/unet_resnet34.json", *session.posargs)
+
+
+@nox.session
+def example_plugin(session: nox.Session) -> None:
+    """Build the example third-party plugin as a wheel, install it (not editable) next to the four
+    packages, run its own tests, then check that seghub's CLI and decoders use it."""
+    _install_seghub(session)
+    session.install("pytest>=8")
+    wheels = Path(session.create_tmp()) / "example-wheel"
+    shutil.rmtree(wheels, ignore_errors=True)
+    session.run("python", "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), EXAMPLE)
+    session.install(*(str(wheel) for wheel in wheels.glob("*.whl")))
+    session.run("pytest", f"{EXAMPLE}/tests", "-q", *session.posargs)
+    session.run("pytest", "tests/integration/test_example_plugin.py", "-q", *session.posargs)
