@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from seghub import Registry, hookimpl
 
-SEGHUB_PLUGIN_API = 1
-
-_PACKAGE = "seghub_example_encoder"
+SEGHUB_PLUGIN_API = 1          # the plugin API you target; a seghub that speaks another skips you
 
 
 @hookimpl
@@ -14,8 +12,8 @@ def seghub_register_encoders(registry: Registry) -> None:
     """Register ``mobilenet_lite``."""
     registry.add_encoder(
         "mobilenet_lite",
-        factory=f"{_PACKAGE}.mobilenet:build_encoder",
-        params=f"{_PACKAGE}.params:MobileNetLiteParams",
+        factory="seghub_example_encoder.mobilenet:build_encoder",
+        params="seghub_example_encoder.params:MobileNetLiteParams",
         description="MobileNetV2-style inverted residuals (example plugin)",
     )
 
@@ -25,8 +23,8 @@ def seghub_register_decoders(registry: Registry) -> None:
     """Register ``skipadd``."""
     registry.add_decoder(
         "skipadd",
-        factory=f"{_PACKAGE}.skipadd:SkipAddDecoder",
-        params=f"{_PACKAGE}.params:SkipAddParams",
+        factory="seghub_example_encoder.skipadd:SkipAddDecoder",
+        params="seghub_example_encoder.params:SkipAddParams",
         description="top-down skip-add decoder (example plugin)",
         head_defaults={"kernel_size": 1},
     )
