@@ -111,3 +111,15 @@ def test_params_model_refuses_unknown_keys() -> None:
 def test_factory_refuses_unknown_params() -> None:
     with pytest.raises(ValueError, match="norm_layer"):
         build_encoder(name="resnet18", norm_layer="gn")
+
+
+def test_seghub_conformance_kit_passes() -> None:
+    """The core's plugin-author kit, through the installed entry point (torch.export included)."""
+    from seghub.testing import check_encoder
+
+    report = check_encoder(
+        "resnet18", depths=(2, 5), in_channels=(1,), output_strides=(8,), input_size=32, export=True,
+        import_light=False,  # done above, with torchvision too
+    )
+    assert not report.problems
+    assert len(report.checked) >= 4

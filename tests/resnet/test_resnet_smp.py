@@ -87,7 +87,7 @@ def test_features_equal_smp_at_every_output_stride(name: str) -> None:
     source = build_encoder(name=name)
     _random_batch_norms(source)
     state = source.state_dict()
-    x = torch.randn(2, 3, 64, 64)
+    x = torch.randn(2, 3, 32, 32)
     for output_stride in (32, 16, 8):
         mine = build_encoder(name=name, output_stride=output_stride)
         mine.load_state_dict(state, strict=True)
