@@ -197,6 +197,7 @@ def check_encoder(
     except (SeghubError, ValueError) as exc:
         raise ConformanceError(report.subject, [cannot_load(exc)]) from exc
     check = _EncoderCheck(entry.name, factory, options, report, as_size(input_size), batch_size)
+    depths = tuple(depths)
     with seeded():
         built: dict[int, nn.Module] = {}
         for depth in depths:
@@ -205,7 +206,7 @@ def check_encoder(
                 built[depth] = encoder
         if not built:
             if not report.problems:
-                report.problem(f"every depth in {tuple(depths)} was refused; at least one must build")
+                report.problem(f"every depth in {depths} was refused; at least one must build")
         else:
             deepest = max(built)
             _check_in_channels(check, deepest, in_channels)
