@@ -156,8 +156,10 @@ def adapt_input_conv(weight: torch.Tensor, in_channels: int) -> torch.Tensor:
     * 1 channel: the sum of the input-channel kernels, so a grey image ``g`` gives the same
       response as the RGB image ``(g, g, g)``.
     * ``n >= 2`` channels: the kernels are repeated cyclically (channel ``i`` takes kernel
-      ``i % c``) and scaled by ``c / n``, so an input whose channels are all equal keeps the
-      response it had with ``c`` channels.
+      ``i % c``) and scaled by ``c / n``. The total weight stays that of the pretrained kernel,
+      averaged over the channels: when ``n`` is a multiple of ``c``, ``n / c`` stacked copies of
+      an image give exactly the pretrained response; otherwise an input with all channels equal
+      sees ``(c / n) * sum(W[i % c])``, which keeps the scale but not the exact response.
     * ``n == c``: unchanged.
     """
     if in_channels < 1:

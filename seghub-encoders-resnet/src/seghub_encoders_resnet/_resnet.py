@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from seghub.checkpointing import GradCheckpointing
 from seghub.errors import WeightsError
 from seghub.weights import adapt_input_conv
 
@@ -100,7 +101,7 @@ def stage_dilations(output_stride: int) -> tuple[int, int, int, int]:
     raise ValueError(f"output_stride must be one of 8, 16, 32; got {output_stride!r}")
 
 
-class ResNetEncoder(nn.Module):
+class ResNetEncoder(GradCheckpointing, nn.Module):
     """A ResNet/ResNeXt trunk returning the maps of the stem and of each built stage.
 
     Args:
@@ -110,6 +111,8 @@ class ResNetEncoder(nn.Module):
             ``layer2`` (8), ``layer3`` (16), ``layer4`` (32). Later stages are not built.
         output_stride: 32, 16 or 8; below 32 the last stages are dilated instead of strided.
         name: The encoder name, kept for messages.
+
+    ``set_grad_checkpointing(True)`` checkpoints each stage (``layer1``..``layer4``) in training.
     """
 
     def __init__(
@@ -194,9 +197,18 @@ class ResNetEncoder(nn.Module):
         for i, stage in enumerate(self._stage_names):
             if i == 0:
                 x = self.maxpool(x)
-            x = getattr(self, stage)(x)
+            x = self.checkpointed(getattr(self, stage), x)
             features.append(x)
         return features
+
+    def _drop_unbuilt(self, state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The checkpoint without classifier keys and keys of stages beyond ``depth``."""
+        unbuilt = ("fc.", *(f"layer{i}." for i in range(self.depth, 5)))
+        return {key: value for key, value in state_dict.items() if not key.startswith(unbuilt)}
+
+    def smp_state_dict_to_seghub(self, state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """smp's encoder keeps the stages a shallow model never runs; drop them (seghub.compat.smp)."""
+        return self._drop_unbuilt(state_dict)
 
     def load_pretrained(self, state_dict: Mapping[str, torch.Tensor]) -> None:
         """Load a checkpoint in torchvision's ResNet key layout, strictly.
@@ -206,11 +218,7 @@ class ResNetEncoder(nn.Module):
         :func:`seghub.weights.adapt_input_conv`. Every other key must match exactly: a
         missing, unexpected or misshapen tensor raises :class:`~seghub.errors.WeightsError`.
         """
-        unbuilt = tuple(f"layer{i}." for i in range(self.depth, 5))
-        kept = {
-            key: value for key, value in state_dict.items()
-            if not key.startswith("fc.") and not key.startswith(unbuilt)
-        }
+        kept = self._drop_unbuilt(state_dict)
         conv1 = kept.get("conv1.weight")
         if conv1 is not None and conv1.ndim == 4 and conv1.shape[1] != self.in_channels:
             kept["conv1.weight"] = adapt_input_conv(conv1, self.in_channels)
