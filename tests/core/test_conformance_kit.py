@@ -68,6 +68,12 @@ def test_conforming_decoder_passes_with_the_synthetic_and_a_named_encoder(toy):
     assert len(report.checked) == 2 and "output_stride 8 is not supported" in report.refused[0]
 
 
+def test_kit_leaves_the_callers_threads_and_random_state_alone(toy):
+    threads, state = torch.get_num_threads(), torch.get_rng_state()
+    check_encoder("toy", depths=(2,), in_channels=(), output_strides=())
+    assert torch.get_num_threads() == threads and torch.equal(torch.get_rng_state(), state)
+
+
 def test_kit_failures_are_assertion_errors_naming_the_subject(toy):
     with pytest.raises(AssertionError, match="(?s)encoder 'no_such_encoder' does not conform.*cannot load it"):
         check_encoder("no_such_encoder")

@@ -11,7 +11,7 @@ import torch
 from pydantic import BaseModel, ValidationError
 from torch import nn
 
-__all__ = ["Size", "as_size", "cannot_load", "crash", "dead_parameters", "seeded", "validate_params"]
+__all__ = ["Size", "as_size", "cannot_load", "crash", "dead_parameters", "isolated", "validate_params"]
 
 Size = int | tuple[int, int]
 
@@ -49,11 +49,20 @@ def dead_parameters(module: nn.Module, limit: int = 5) -> str | None:
 
 
 @contextlib.contextmanager
-def seeded(seed: int = 0) -> Iterator[None]:
-    """Seed torch's generators inside the block and restore the caller's state after it."""
+def isolated(seed: int = 0) -> Iterator[None]:
+    """Seed torch's generators and run single-threaded inside the block; restore both after it.
+
+    The checks' inputs are tiny: one thread runs them fastest, and keeps their time steady on
+    machines whose cores are busy with other work.
+    """
+    threads = torch.get_num_threads()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        yield
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(threads)
 
 
 def validate_params(model: type | None, params: Mapping[str, Any], what: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from .._builder import build_model
 from .._hub import get_hub
 from .._protocols import check_decoder_output
 from ..errors import InputShapeError, ProtocolError, SeghubError, SpecError
-from ._common import Size, as_size, cannot_load, crash, dead_parameters, seeded
+from ._common import Size, as_size, cannot_load, crash, dead_parameters, isolated
 from ._import_light import HEAVY_MODULES, check_import_light
 from ._report import ConformanceError, ConformanceReport
 from ._synthetic import synthetic_encoder, synthetic_registered
@@ -170,7 +170,7 @@ def check_decoder(
     decoder = {"name": name, "provider": provider, "params": dict(params or {})}
     check = _DecoderCheck(decoder, uses_tokens, report, as_size(input_size), batch_size)
     base = _encoder_spec(encoder)
-    with synthetic_registered(), seeded():
+    with synthetic_registered(), isolated():
         model = check.build(base, _label(base), refusal_ok=False)
         inputs = None if model is None else check.run(model, _label(base), backward=backward)
         if inputs is not None:

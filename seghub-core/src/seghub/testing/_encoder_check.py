@@ -13,7 +13,7 @@ from .._hub import get_hub
 from .._protocols import check_encoder as check_encoder_attributes
 from .._protocols import check_encoder_output
 from ..errors import ProtocolError, SeghubError
-from ._common import Size, as_size, cannot_load, crash, dead_parameters, seeded, validate_params
+from ._common import Size, as_size, cannot_load, crash, dead_parameters, isolated, validate_params
 from ._import_light import HEAVY_MODULES, check_import_light
 from ._report import ConformanceError, ConformanceReport
 from ._traced import compile_problem, export_problem
@@ -198,7 +198,7 @@ def check_encoder(
         raise ConformanceError(report.subject, [cannot_load(exc)]) from exc
     check = _EncoderCheck(entry.name, factory, options, report, as_size(input_size), batch_size)
     depths = tuple(depths)
-    with seeded():
+    with isolated():
         built: dict[int, nn.Module] = {}
         for depth in depths:
             encoder = check.build(_Config(depth), refusal_ok=True)
