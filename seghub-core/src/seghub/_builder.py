@@ -215,7 +215,10 @@ def build_model(spec: SpecLike) -> Any:
         classification_head = ClassificationHead(
             encoder.out_channels[-1], cls.classes, pooling=cls.pooling, dropout=cls.dropout, activation=cls.activation
         )
-    return SegmentationModel(encoder, decoder, segmentation_head, classification_head, spec=model_spec)
+    model = SegmentationModel(encoder, decoder, segmentation_head, classification_head, spec=model_spec)
+    if enc.checkpointing or model_spec.decoder.checkpointing:
+        model.set_grad_checkpointing(encoder=enc.checkpointing, decoder=model_spec.decoder.checkpointing)
+    return model
 
 
 def preprocessing_params(encoder_name: str, weights: str = "imagenet", *, provider: str | None = None) -> dict[str, Any]:

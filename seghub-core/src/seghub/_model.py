@@ -10,6 +10,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 
 from ._pretrained import PretrainedMixin
+from .checkpointing import checkpoint, is_active
 from .errors import InputShapeError
 
 if TYPE_CHECKING:
@@ -49,6 +50,9 @@ class SegmentationModel(PretrainedMixin, nn.Module):
             encoder, "forward_with_tokens"
         )
         self._frozen_params: list[nn.Parameter] | None = None
+        # whole-part activation checkpointing, for an encoder/decoder without set_grad_checkpointing
+        self._checkpoint_whole_encoder = False
+        self._checkpoint_whole_decoder = False
 
     # -- forward -------------------------------------------------------------------------
 
@@ -70,16 +74,22 @@ class SegmentationModel(PretrainedMixin, nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         if not (torch.compiler.is_compiling() or torch.jit.is_tracing()):
             self.check_input_shape(x)
+        whole_encoder, whole_decoder = self._checkpoint_whole_encoder, self._checkpoint_whole_decoder
         if self._pass_prefix_tokens:
-            features, prefix_tokens = self.encoder.forward_with_tokens(x)
-            decoded = self.decoder(features, prefix_tokens)
+            features, prefix_tokens = self._run(whole_encoder, self.encoder.forward_with_tokens, x)
+            decoded = self._run(whole_decoder, self.decoder, features, prefix_tokens)
         else:
-            features = self.encoder(x)
-            decoded = self.decoder(features)
+            features = self._run(whole_encoder, self.encoder, x)
+            decoded = self._run(whole_decoder, self.decoder, features)
         mask = self.segmentation_head(decoded)
         if self.classification_head is None:
             return mask
         return mask, self.classification_head(features[-1])
+
+    def _run(self, whole: bool, function: Any, *args: Any) -> Any:
+        if whole and is_active(self):
+            return checkpoint(function, *args)
+        return function(*args)
 
     @torch.inference_mode()
     def predict(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
@@ -87,6 +97,31 @@ class SegmentationModel(PretrainedMixin, nn.Module):
         if self.training:
             self.eval()
         return self(x)
+
+    # -- activation checkpointing --------------------------------------------------------
+
+    def set_grad_checkpointing(
+        self, enable: bool = True, *, encoder: bool | None = None, decoder: bool | None = None
+    ) -> SegmentationModel:
+        """Switch activation checkpointing of the encoder and the decoder; each follows
+        ``enable`` unless given. A part with its own ``set_grad_checkpointing`` checkpoints its
+        stages or blocks; a part without it is checkpointed as a whole. Either way it acts only in
+        training with autograd on (see :mod:`seghub.checkpointing`); ``spec`` records the setting."""
+        settings = {"encoder": enable if encoder is None else encoder, "decoder": enable if decoder is None else decoder}
+        for name, on in settings.items():
+            part = getattr(self, name)
+            if callable(getattr(part, "set_grad_checkpointing", None)):
+                part.set_grad_checkpointing(bool(on))
+            else:
+                setattr(self, f"_checkpoint_whole_{name}", bool(on))
+        if self.spec is not None:
+            self.spec = self.spec.model_copy(
+                update={
+                    name: getattr(self.spec, name).model_copy(update={"checkpointing": bool(on)})
+                    for name, on in settings.items()
+                }
+            )
+        return self
 
     # -- encoder freezing ----------------------------------------------------------------
 

@@ -55,6 +55,7 @@ class EncoderSpec(_Strict):
     depth: int = Field(5, ge=1, le=5, description="Downsampling stages used; features go down to reduction 2**depth.")
     output_stride: Literal[8, 16, 32] = Field(32, description="Total stride of the last feature; 8 and 16 use dilation.")
     params: dict[str, Any] = Field(default_factory=dict, description="Encoder-specific options, validated by the plugin.")
+    checkpointing: bool = Field(False, description="Activation checkpointing in training: less memory, more compute, same results.")
 
 
 class DecoderSpec(_Strict):
@@ -63,6 +64,7 @@ class DecoderSpec(_Strict):
     name: str = Field(min_length=1, description="Decoder name (case-insensitive), e.g. 'unet'.")
     provider: str | None = Field(None, description="Plugin to take the name from, when several offer it.")
     params: dict[str, Any] = Field(default_factory=dict, description="Decoder-specific options, validated by the plugin.")
+    checkpointing: bool = Field(False, description="Activation checkpointing in training: less memory, more compute, same results.")
 
 
 class SegmentationHeadSpec(_Strict):
