@@ -13,6 +13,7 @@ from typing import Annotated
 import torch
 import torch.nn.functional as F
 from pydantic import Field, StrictBool
+from seghub.checkpointing import GradCheckpointing
 from torch import nn
 
 from ._blocks import DecoderParams, Dropout, check_features, format_reductions
@@ -144,10 +145,11 @@ class ASPP(nn.Module):
         return self.project(torch.cat([branch(x) for branch in self.convs], dim=1))
 
 
-class DeepLabV3Decoder(nn.Module):
+class DeepLabV3Decoder(GradCheckpointing, nn.Module):
     """DeepLabV3: ASPP and a 3x3 conv-BN-ReLU on the coarsest encoder feature.
 
     The output keeps that feature's reduction (8 at output stride 8).
+    ``set_grad_checkpointing(True)`` checkpoints the ASPP in training.
     """
 
     requires_divisible_input = True
@@ -185,14 +187,14 @@ class DeepLabV3Decoder(nn.Module):
         self.reduction: int = reductions[-1]
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
-        return self.relu(self.bn(self.conv(self.aspp(features[-1]))))
+        return self.relu(self.bn(self.conv(self.checkpointed(self.aspp, features[-1]))))
 
 
-class DeepLabV3PlusDecoder(nn.Module):
+class DeepLabV3PlusDecoder(GradCheckpointing, nn.Module):
     """DeepLabV3+: ASPP on the coarsest feature, upsampled and fused with the feature at reduction 4.
 
     Needs an encoder feature at reduction 4 and a coarser last feature; the output is at
-    reduction 4.
+    reduction 4. ``set_grad_checkpointing(True)`` checkpoints the ASPP and both blocks in training.
     """
 
     requires_divisible_input = True
@@ -253,7 +255,7 @@ class DeepLabV3PlusDecoder(nn.Module):
         self.reduction: int = 4
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
-        skip = self.block1(features[self._skip_index])
-        context = self.aspp(features[-1])
+        skip = self.checkpointed(self.block1, features[self._skip_index])
+        context = self.checkpointed(self.aspp, features[-1])
         context = F.interpolate(context, size=skip.shape[-2:], mode="bilinear", align_corners=True)
-        return self.block2(torch.cat([context, skip], dim=1))
+        return self.checkpointed(self.block2, torch.cat([context, skip], dim=1))

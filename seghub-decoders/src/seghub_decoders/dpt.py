@@ -27,6 +27,7 @@ from typing import Annotated, Literal
 import torch
 import torch.nn.functional as F
 from pydantic import AfterValidator, Field, PositiveInt
+from seghub.checkpointing import GradCheckpointing
 from torch import nn
 
 from ._blocks import DecoderParams, check_features, format_reductions, init_like_smp
@@ -164,12 +165,14 @@ class _Fusion(nn.Module):
 # --------------------------------------------------------------------------- decoder
 
 
-class DPTDecoder(nn.Module):
+class DPTDecoder(GradCheckpointing, nn.Module):
     """DPT decoder: readout, reassemble to reductions 4, 8, 16, ..., fuse, refine.
 
     Works with any encoder whose i-th feature can be brought to reduction ``4 * 2**i`` by an
     integer up- or downsampling: plain ViTs (all features at 16, or 8, ...) as in the paper,
     and pyramids such as ConvNeXt's (4, 8, 16, 32). The output is at reduction 2.
+    ``set_grad_checkpointing(True)`` checkpoints each reassemble and fusion block and the head
+    block in training.
     """
 
     requires_divisible_input = True
@@ -237,16 +240,16 @@ class DPTDecoder(nn.Module):
         processed = []
         for i, (readout, reassemble) in enumerate(zip(self.projection_blocks, self.reassemble_blocks)):
             feature = readout(features[i], None if tokens is None else tokens[i])
-            processed.append(reassemble(feature))
+            processed.append(self.checkpointed(reassemble, feature))
         fused: torch.Tensor | None = None
         last = len(processed) - 1
         for k, fusion in enumerate(self.fusion_blocks):
             i = last - k
             height, width = processed[i].shape[-2:]
             size = processed[i - 1].shape[-2:] if i > 0 else (height * 2, width * 2)
-            fused = fusion(processed[i], fused, (int(size[0]), int(size[1])))
+            fused = self.checkpointed(fusion, processed[i], fused, (int(size[0]), int(size[1])))
         assert fused is not None
-        return self.head_block(fused)
+        return self.checkpointed(self.head_block, fused)
 
     @staticmethod
     def smp_model_state_dict_to_seghub(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import torch
 import torch.nn.functional as F
 from pydantic import Field, PositiveInt, field_validator
+from seghub.checkpointing import GradCheckpointing
 from torch import nn
 
 from ._blocks import (
@@ -100,13 +101,14 @@ class _TopDown(nn.Module):
         return resize_to(x, skip.shape[-2:], self.interpolation) + self.skip_conv(skip)
 
 
-class FPNDecoder(nn.Module):
+class FPNDecoder(GradCheckpointing, nn.Module):
     """FPN decoder on the encoder's four coarsest features (C2-C5).
 
     Builds P5..P2 top-down, brings each to C2's resolution with a conv branch, merges them
     (sum or concatenation) and applies dropout. Output at C2's reduction (4 for a depth-5 ResNet,
     2 at depth 4). Needs at least four features whose reductions are power-of-two multiples of
-    C2's; dilated encoders (repeated reductions) work.
+    C2's; dilated encoders (repeated reductions) work. ``set_grad_checkpointing(True)``
+    checkpoints each top-down step and segmentation branch in training.
     """
 
     requires_divisible_input = True
@@ -160,9 +162,9 @@ class FPNDecoder(nn.Module):
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
         c2, c3, c4, c5 = features[-PYRAMID_LEVELS:]
         p5 = self.p5(c5)
-        p4 = self.p4(p5, c4)
-        p3 = self.p3(p4, c3)
-        p2 = self.p2(p3, c2)
-        branches = [block(p) for block, p in zip(self.seg_blocks, (p5, p4, p3, p2))]
+        p4 = self.checkpointed(self.p4, p5, c4)
+        p3 = self.checkpointed(self.p3, p4, c3)
+        p2 = self.checkpointed(self.p2, p3, c2)
+        branches = [self.checkpointed(block, p) for block, p in zip(self.seg_blocks, (p5, p4, p3, p2))]
         x = torch.stack(branches).sum(dim=0) if self.merge_policy == "add" else torch.cat(branches, dim=1)
         return self.dropout(x)

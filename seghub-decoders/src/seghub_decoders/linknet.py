@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from seghub.checkpointing import GradCheckpointing
 from torch import nn
 
 from ._blocks import ConvNormReLU, DecoderParams, NormOption, SkipLevels, init_like_smp, make_norm
@@ -55,12 +56,13 @@ class LinknetBlock(nn.Module):
         return x
 
 
-class LinknetDecoder(nn.Module):
+class LinknetDecoder(GradCheckpointing, nn.Module):
     """LinkNet decoder: one x2 block per level from the deepest feature to the input resolution.
 
     Each block outputs the channel count of the skip it adds (or keeps its input width at a
     missing level); the last outputs 32 channels at reduction 1. Needs each feature at twice the
     reduction of the previous one (no dilated encoders); encoders starting at reduction 4 work.
+    ``set_grad_checkpointing(True)`` checkpoints each block in training.
     """
 
     requires_divisible_input = True
@@ -90,5 +92,5 @@ class LinknetDecoder(nn.Module):
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
         x, skips, _ = self.levels.split(features)
         for block, skip in zip(self.blocks, skips):
-            x = block(x, skip)
+            x = self.checkpointed(block, x, skip)
         return x

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 from pydantic import Field, PositiveInt
+from seghub.checkpointing import GradCheckpointing
 from torch import nn
 
 from ._blocks import (
@@ -135,12 +136,13 @@ class PlainBlock(nn.Module):
         return self.conv2(self.conv1(x))
 
 
-class MAnetDecoder(nn.Module):
+class MAnetDecoder(GradCheckpointing, nn.Module):
     """MA-Net decoder: PAB on the deepest feature, then one block per level up to the input
     resolution (MFAB where a skip has channels, a plain block elsewhere).
 
     Supports power-of-two reductions starting at 2 or above, including dilated encoders.
-    Output: ``decoder_channels[-1]`` channels at reduction 1.
+    Output: ``decoder_channels[-1]`` channels at reduction 1. ``set_grad_checkpointing(True)``
+    checkpoints the PAB and each block in training.
     """
 
     requires_divisible_input = True
@@ -173,7 +175,7 @@ class MAnetDecoder(nn.Module):
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
         head, skips, sizes = self.levels.split(features)
-        x = self.center(head)
+        x = self.checkpointed(self.center, head)
         for block, skip, size in zip(self.blocks, skips, sizes):
-            x = block(x, size, skip)
+            x = self.checkpointed(block, x, size, skip)
         return x

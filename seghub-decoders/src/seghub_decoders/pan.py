@@ -13,6 +13,7 @@ from typing import Annotated
 import torch
 import torch.nn.functional as F
 from pydantic import Field
+from seghub.checkpointing import GradCheckpointing
 from seghub.errors import InputShapeError
 from torch import nn
 
@@ -108,11 +109,12 @@ class GAUBlock(nn.Module):
         return up + self.conv2(low) * self.conv1(high)
 
 
-class PANDecoder(nn.Module):
+class PANDecoder(GradCheckpointing, nn.Module):
     """PAN: FPA on the coarsest feature, then one GAU per finer feature at reduction >= 4.
 
     Features at reduction 2 are not used. The output is at the reduction of the finest
-    feature used (4 for ResNets and ConvNeXt-like encoders).
+    feature used (4 for ResNets and ConvNeXt-like encoders). ``set_grad_checkpointing(True)``
+    checkpoints the FPA and each GAU in training.
     """
 
     requires_divisible_input = True
@@ -148,7 +150,7 @@ class PANDecoder(nn.Module):
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
         used = features[self._first:]
-        out = self.fpa(used[-1])
+        out = self.checkpointed(self.fpa, used[-1])
         for level in range(self._num_gau, 0, -1):
-            out = self.get_submodule(f"gau{level}")(used[level - 1], out)
+            out = self.checkpointed(self.get_submodule(f"gau{level}"), used[level - 1], out)
         return out

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from pydantic import Field, PositiveInt
+from seghub.checkpointing import GradCheckpointing
 from torch import nn
 
 from ._blocks import ConvNormReLU, DecoderParams, Dropout, NormOption, check_features, init_like_smp
@@ -59,9 +60,10 @@ class _PyramidPooling(nn.Module):
         return torch.cat([block(x) for block in self.blocks] + [x], dim=1)
 
 
-class PSPDecoder(nn.Module):
+class PSPDecoder(GradCheckpointing, nn.Module):
     """PSPNet decoder on the encoder's last (coarsest) feature: pyramid pooling, a 1x1
-    conv-norm-ReLU to ``psp_out_channels``, dropout. Output at that feature's reduction."""
+    conv-norm-ReLU to ``psp_out_channels``, dropout. Output at that feature's reduction.
+    ``set_grad_checkpointing(True)`` checkpoints the pyramid pooling and the conv in training."""
 
     requires_divisible_input = True  # the head upsamples by the reduction, so sizes must divide
 
@@ -90,4 +92,5 @@ class PSPDecoder(nn.Module):
         init_like_smp(self)
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
-        return self.dropout(self.conv(self.psp(features[-1])))
+        pooled = self.checkpointed(self.psp, features[-1])
+        return self.dropout(self.checkpointed(self.conv, pooled))

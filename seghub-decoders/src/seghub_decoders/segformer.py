@@ -13,6 +13,7 @@ from typing import Annotated
 import torch
 import torch.nn.functional as F
 from pydantic import Field
+from seghub.checkpointing import GradCheckpointing
 from torch import nn
 
 from ._blocks import ConvNormReLU, DecoderParams, check_features, format_reductions, init_like_smp
@@ -43,8 +44,11 @@ class MLP(nn.Module):
         return x.transpose(1, 2).reshape(batch, -1, height, width)
 
 
-class SegformerDecoder(nn.Module):
-    """SegFormer head: every encoder feature, projected and fused at reduction 4."""
+class SegformerDecoder(GradCheckpointing, nn.Module):
+    """SegFormer head: every encoder feature, projected and fused at reduction 4.
+
+    ``set_grad_checkpointing(True)`` checkpoints each MLP and the fusion in training.
+    """
 
     requires_divisible_input = True
 
@@ -78,7 +82,7 @@ class SegformerDecoder(nn.Module):
             width * self._first_reduction // OUTPUT_REDUCTION,
         )
         resized = [
-            F.interpolate(mlp(feature), size=size, mode="bilinear", align_corners=False)
+            F.interpolate(self.checkpointed(mlp, feature), size=size, mode="bilinear", align_corners=False)
             for mlp, feature in zip(self.mlp_stage, features[::-1])
         ]
-        return self.fuse_stage(torch.cat(resized, dim=1))
+        return self.checkpointed(self.fuse_stage, torch.cat(resized, dim=1))

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 from pydantic import Field
+from seghub.checkpointing import GradCheckpointing
 from torch import nn
 
 from ._blocks import (
@@ -100,12 +101,13 @@ class UnetCenterBlock(nn.Sequential):
         )
 
 
-class UnetDecoder(nn.Module):
+class UnetDecoder(GradCheckpointing, nn.Module):
     """U-Net decoder: one block per level from the deepest feature up to the input resolution.
 
     Works with any power-of-two reductions: encoders starting at reduction 4 get smp's
     0-channel placeholder at reduction 2, dilated encoders (repeated reductions) get a block
     that fuses at the same resolution. Output: ``decoder_channels[-1]`` channels at reduction 1.
+    ``set_grad_checkpointing(True)`` checkpoints each block in training.
     """
 
     requires_divisible_input = True  # the last block's size is derived from the first feature
@@ -141,5 +143,5 @@ class UnetDecoder(nn.Module):
         head, skips, sizes = self.levels.split(features)
         x = self.center(head)
         for block, skip, size in zip(self.blocks, skips, sizes):
-            x = block(x, size, skip)
+            x = self.checkpointed(block, x, size, skip)
         return x

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 from pydantic import Field
+from seghub.checkpointing import GradCheckpointing
 from torch import nn
 
 from ._blocks import (
@@ -79,7 +80,7 @@ class NestedBlock(nn.Module):
         return self.attention2(x)
 
 
-class UnetPlusPlusDecoder(nn.Module):
+class UnetPlusPlusDecoder(GradCheckpointing, nn.Module):
     """U-Net++ decoder: a grid of nested blocks ``x_<column>_<level>`` over the skip levels.
 
     Level ``l`` (0 = just above the deepest feature) holds blocks ``x_0_l`` ... ``x_l_l``; block
@@ -87,6 +88,7 @@ class UnetPlusPlusDecoder(nn.Module):
     concatenates ``x_(d+1)_l`` ... ``x_l_l`` and the encoder feature there. The top row ``x_0_*``
     carries ``decoder_channels``; a last block ``x_0_<depth>`` reaches the input resolution.
     Supports power-of-two reductions, starting at 2 or above, including dilated encoders.
+    ``set_grad_checkpointing(True)`` checkpoints each nested block in training.
     """
 
     requires_divisible_input = True
@@ -136,10 +138,10 @@ class UnetPlusPlusDecoder(nn.Module):
                 level = column + step
                 block = self.blocks[f"x_{column}_{level}"]
                 if step == 0:
-                    out = block(levels[column], sizes[level], levels[level + 1])
+                    out = self.checkpointed(block, levels[column], sizes[level], levels[level + 1])
                 else:
                     parts = [dense[c, level] for c in range(column + 1, level + 1)] + [levels[level + 1]]
-                    out = block(dense[column, level - 1], sizes[level], torch.cat(parts, dim=1))
+                    out = self.checkpointed(block, dense[column, level - 1], sizes[level], torch.cat(parts, dim=1))
                 dense[column, level] = out
         top = dense[0, self.depth - 1] if self.depth > 0 else levels[0]
-        return self.blocks[f"x_0_{self.depth}"](top, sizes[self.depth])
+        return self.checkpointed(self.blocks[f"x_0_{self.depth}"], top, sizes[self.depth])

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import torch
 import torch.nn.functional as F
 from pydantic import Field
+from seghub.checkpointing import GradCheckpointing
 from torch import nn
 
 from ._blocks import (
@@ -85,8 +86,12 @@ class FPNLateralBlock(nn.Module):
         return _resize(coarser, lateral.shape[-2:]) + lateral
 
 
-class UPerNetDecoder(nn.Module):
-    """UPerNet over the encoder features at reduction >= 4; the output is at the finest of them."""
+class UPerNetDecoder(GradCheckpointing, nn.Module):
+    """UPerNet over the encoder features at reduction >= 4; the output is at the finest of them.
+
+    ``set_grad_checkpointing(True)`` checkpoints the pyramid pooling, each FPN block and the
+    fusion in training.
+    """
 
     requires_divisible_input = True
 
@@ -128,9 +133,10 @@ class UPerNetDecoder(nn.Module):
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
         used = [norm(f) for norm, f in zip(self.feature_norms, features[self._first:])]
-        levels = [self.psp(used[-1])]  # coarse to fine
+        levels = [self.checkpointed(self.psp, used[-1])]  # coarse to fine
         for block, lateral in zip(self.fpn_lateral_blocks, used[-2::-1]):
-            levels.append(block(levels[-1], lateral))
-        levels[1:] = [conv(level) for conv, level in zip(self.fpn_conv_blocks, levels[1:])]
+            levels.append(self.checkpointed(block, levels[-1], lateral))
+        levels[1:] = [self.checkpointed(conv, level) for conv, level in zip(self.fpn_conv_blocks, levels[1:])]
         size = levels[-1].shape[-2:]
-        return self.fusion_block(torch.cat([_resize(level, size) for level in levels[::-1]], dim=1))
+        fused = torch.cat([_resize(level, size) for level in levels[::-1]], dim=1)
+        return self.checkpointed(self.fusion_block, fused)
