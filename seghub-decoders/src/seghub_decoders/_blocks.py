@@ -42,6 +42,7 @@ __all__ = [
     "is_power_of_two",
     "resize_to",
     "SkipLevels",
+    "AdaptiveAvgPool2d",
 ]
 
 # --------------------------------------------------------------------------- normalisation
@@ -401,6 +402,40 @@ class SkipLevels:
     def _placeholder_reductions(self) -> list[int]:
         r0 = self.encoder_reductions[0]
         return [r0 >> k for k in range(self.num_placeholders, 0, -1)]
+
+
+# --------------------------------------------------------------------------- pooling
+
+def _window_means(length: int, bins: int, like: torch.Tensor) -> torch.Tensor:
+    """``(bins, length)`` weights averaging the windows of adaptive pooling along one axis:
+    bin ``i`` covers ``[floor(i * length / bins), ceil((i + 1) * length / bins))``."""
+    positions = torch.arange(length, device=like.device)
+    index = torch.arange(bins, device=like.device)
+    start = index * length // bins
+    end = ((index + 1) * length + bins - 1) // bins
+    inside = (positions[None, :] >= start[:, None]) & (positions[None, :] < end[:, None])
+    return inside.to(like.dtype) / (end - start).to(like.dtype)[:, None]
+
+
+class AdaptiveAvgPool2d(nn.AdaptiveAvgPool2d):
+    """``nn.AdaptiveAvgPool2d`` that stays correct in exported graphs with dynamic sizes.
+
+    The ONNX exporter decomposes adaptive pooling with the example input's window bounds baked
+    in, so other input sizes silently get wrong values. While exporting or tracing, this module
+    pools by two matrix products whose window weights are computed from the input's size
+    instead; otherwise it is ``nn.AdaptiveAvgPool2d``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (torch.compiler.is_exporting() or torch.jit.is_tracing()):
+            return super().forward(x)
+        size = self.output_size if isinstance(self.output_size, tuple) else (self.output_size,) * 2
+        height, width = x.shape[-2:]
+        out_h = height if size[0] is None else size[0]
+        out_w = width if size[1] is None else size[1]
+        rows = _window_means(height, out_h, x)
+        cols = _window_means(width, out_w, x)
+        return rows @ x @ cols.transpose(0, 1)
 
 
 # --------------------------------------------------------------------------- initialisation

@@ -11,7 +11,7 @@ from pydantic import Field, PositiveInt
 from seghub.checkpointing import GradCheckpointing
 from torch import nn
 
-from ._blocks import ConvNormReLU, DecoderParams, Dropout, NormOption, check_features, init_like_smp
+from ._blocks import AdaptiveAvgPool2d, ConvNormReLU, DecoderParams, Dropout, NormOption, check_features, init_like_smp
 
 __all__ = ["PSPNetParams", "PSPDecoder", "POOL_SIZES"]
 
@@ -39,7 +39,7 @@ class _PoolBranch(nn.Module):
         # A 1x1 pooled map cannot be batch-normalised in training: no norm there (as in smp).
         norm = "identity" if size == 1 else use_norm
         self.pool = nn.Sequential(
-            nn.AdaptiveAvgPool2d(output_size=(size, size)),
+            AdaptiveAvgPool2d(output_size=(size, size)),
             ConvNormReLU(in_channels, out_channels, 1, use_norm=norm),
         )
 

@@ -18,6 +18,7 @@ from seghub.checkpointing import GradCheckpointing
 from torch import nn
 
 from ._blocks import (
+    AdaptiveAvgPool2d,
     ConvNormReLU,
     DecoderParams,
     LayerNorm2d,
@@ -58,7 +59,7 @@ class PSPModule(nn.Module):
     ) -> None:
         super().__init__()
         self.blocks = nn.ModuleList(
-            nn.Sequential(nn.AdaptiveAvgPool2d(b), ConvNormReLU(in_channels, out_channels, 1, use_norm=use_norm))
+            nn.Sequential(AdaptiveAvgPool2d(b), ConvNormReLU(in_channels, out_channels, 1, use_norm=use_norm))
             for b in bins
         )
         # smp always uses batchnorm here, whatever decoder_use_norm says
