@@ -247,7 +247,7 @@ class DPTDecoder(GradCheckpointing, nn.Module):
             i = last - k
             height, width = processed[i].shape[-2:]
             size = processed[i - 1].shape[-2:] if i > 0 else (height * 2, width * 2)
-            fused = self.checkpointed(fusion, processed[i], fused, (int(size[0]), int(size[1])))
+            fused = self.checkpointed(fusion, processed[i], fused, (size[0], size[1]))
         assert fused is not None
         return self.checkpointed(self.head_block, fused)
 
