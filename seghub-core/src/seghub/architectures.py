@@ -53,67 +53,52 @@ def _classification_head(aux_params: Mapping[str, Any]) -> dict[str, Any]:
     unknown = set(aux_params) - _AUX_KEYS
     if unknown:
         raise ValueError(f"aux_params: unknown keys {sorted(unknown)}; allowed: {sorted(_AUX_KEYS)}")
-    head = {"pooling": "avg", "dropout": 0.2, "activation": None, **aux_params}  # smp's defaults
-    return head
+    return {"pooling": "avg", "dropout": 0.2, "activation": None, **aux_params}  # smp's defaults
 
 
-def _assemble(
-    decoder: str,
-    *,
-    encoder_name: str,
-    encoder_depth: int,
-    encoder_weights: str | bool | None,
-    in_channels: int,
-    classes: int,
-    activation: ActivationArg,
-    aux_params: Mapping[str, Any] | None,
-    decoder_params: dict[str, Any],
-    encoder_params: dict[str, Any],
-    upsampling: int | None = None,
-    encoder_output_stride: int | None = None,
-) -> SegmentationModel:
-    from ._builder import build_model
-
-    _renamed(encoder_params, decoder_params)
-    encoder: dict[str, Any] = {
-        "name": encoder_name,
-        "weights": "imagenet" if encoder_weights is True else (encoder_weights or None),
-        "in_channels": in_channels,
-        "depth": encoder_depth,
-        "params": {k: v for k, v in encoder_params.items() if v is not None},
-    }
-    if encoder_output_stride is not None:
-        encoder["output_stride"] = encoder_output_stride
-    spec: dict[str, Any] = {
-        "encoder": encoder,
-        "decoder": {"name": decoder, "params": decoder_params},
-        "segmentation_head": {"classes": classes, "activation": activation, "upsampling": upsampling},
-    }
-    if aux_params is not None:
-        spec["classification_head"] = _classification_head(aux_params)
-    return build_model(spec)
-
-
-def _check_output_stride(arch: str, value: int, allowed: tuple[int, ...]) -> int:
-    if value not in allowed:
-        raise ValueError(f"{arch} supports encoder_output_stride {' or '.join(map(str, allowed))}, got {value}")
-    return value
-
-
-def _given(**params: Any) -> dict[str, Any]:
-    """The params that were given; None leaves a field to the decoder's own default."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in params.items() if v is not None}
-
-
+_ENCODER_ARGS = {
+    "encoder_name": "name",
+    "encoder_weights": "weights",
+    "in_channels": "in_channels",
+    "encoder_depth": "depth",
+    "encoder_output_stride": "output_stride",
+}
+_HEAD_ARGS = ("classes", "activation", "upsampling")
 _DEPRECATED = {"decoder_use_batchnorm": "decoder_use_norm", "psp_use_batchnorm": "decoder_use_norm", "upscale_mode": "decoder_interpolation"}
 
 
-def _renamed(kwargs: dict[str, Any], decoder_params: dict[str, Any]) -> None:
-    """Move smp's deprecated argument spellings from ``kwargs`` into ``decoder_params``."""
+def _build(decoder: str, args: dict[str, Any], output_strides: tuple[int, ...] = ()) -> SegmentationModel:
+    """Turn a constructor's arguments (its ``locals()``) into a spec and build it.
+
+    ``encoder_*`` arguments, ``in_channels`` and the head arguments go to their spec sections;
+    the extra keyword arguments to ``encoder.params``; every other argument is a decoder
+    param, where None leaves the field to the decoder's own default.
+    """
+    from ._builder import build_model
+
+    args = dict(args)
+    encoder_params = {k: v for k, v in args.pop("kwargs").items() if v is not None}
+    decoder_params: dict[str, Any] = {}
     for old, new in _DEPRECATED.items():
-        if old in kwargs:
-            warnings.warn(f"{old} is deprecated (as in smp); use {new}", DeprecationWarning, stacklevel=4)
-            decoder_params[new] = kwargs.pop(old)
+        if old in encoder_params:
+            warnings.warn(f"{old} is deprecated (as in smp); use {new}", DeprecationWarning, stacklevel=3)
+            decoder_params[new] = encoder_params.pop(old)
+    output_indices = args.pop("encoder_output_indices", None)
+    if output_indices is not None:
+        encoder_params["output_indices"] = list(output_indices)
+    encoder = {field: args.pop(arg) for arg, field in _ENCODER_ARGS.items() if arg in args}
+    encoder["weights"] = "imagenet" if encoder["weights"] is True else (encoder["weights"] or None)
+    encoder["params"] = encoder_params
+    if output_strides and encoder["output_stride"] not in output_strides:
+        allowed = " or ".join(map(str, output_strides))
+        raise ValueError(f"{decoder} supports encoder_output_stride {allowed}, got {encoder['output_stride']}")
+    spec: dict[str, Any] = {"encoder": encoder, "segmentation_head": {k: args.pop(k, None) for k in _HEAD_ARGS}}
+    aux_params = args.pop("aux_params")
+    if aux_params is not None:
+        spec["classification_head"] = _classification_head(aux_params)
+    params = {k: list(v) if isinstance(v, tuple) else v for k, v in args.items() if v is not None}
+    spec["decoder"] = {"name": decoder, "params": {**params, **decoder_params}}
+    return build_model(spec)
 
 
 def Unet(
@@ -135,16 +120,7 @@ def Unet(
 
     ``decoder_channels`` defaults to (256, 128, 64, 32, 16), cut to ``encoder_depth`` entries.
     """
-    return _assemble(
-        "unet", encoder_name=encoder_name, encoder_depth=encoder_depth, encoder_weights=encoder_weights,
-        in_channels=in_channels, classes=classes, activation=activation, aux_params=aux_params, encoder_params=kwargs,
-        decoder_params={
-            "decoder_use_norm": decoder_use_norm,
-            **_given(decoder_channels=decoder_channels),
-            "decoder_attention_type": decoder_attention_type,
-            "decoder_interpolation": decoder_interpolation,
-        },
-    )
+    return _build("unet", locals())
 
 
 def UnetPlusPlus(
@@ -163,16 +139,7 @@ def UnetPlusPlus(
     **kwargs: Any,
 ) -> SegmentationModel:
     """U-Net++: U-Net with nested, densely connected skip pathways."""
-    return _assemble(
-        "unetplusplus", encoder_name=encoder_name, encoder_depth=encoder_depth, encoder_weights=encoder_weights,
-        in_channels=in_channels, classes=classes, activation=activation, aux_params=aux_params, encoder_params=kwargs,
-        decoder_params={
-            "decoder_use_norm": decoder_use_norm,
-            **_given(decoder_channels=decoder_channels),
-            "decoder_attention_type": decoder_attention_type,
-            "decoder_interpolation": decoder_interpolation,
-        },
-    )
+    return _build("unetplusplus", locals())
 
 
 def MAnet(
@@ -191,16 +158,7 @@ def MAnet(
     **kwargs: Any,
 ) -> SegmentationModel:
     """MA-Net: U-Net-like decoder with position-wise and multi-scale fusion attention."""
-    return _assemble(
-        "manet", encoder_name=encoder_name, encoder_depth=encoder_depth, encoder_weights=encoder_weights,
-        in_channels=in_channels, classes=classes, activation=activation, aux_params=aux_params, encoder_params=kwargs,
-        decoder_params={
-            "decoder_use_norm": decoder_use_norm,
-            **_given(decoder_channels=decoder_channels),
-            "decoder_pab_channels": decoder_pab_channels,
-            "decoder_interpolation": decoder_interpolation,
-        },
-    )
+    return _build("manet", locals())
 
 
 def Linknet(
@@ -216,11 +174,7 @@ def Linknet(
     **kwargs: Any,
 ) -> SegmentationModel:
     """LinkNet: a light decoder that adds (not concatenates) encoder skips."""
-    return _assemble(
-        "linknet", encoder_name=encoder_name, encoder_depth=encoder_depth, encoder_weights=encoder_weights,
-        in_channels=in_channels, classes=classes, activation=activation, aux_params=aux_params, encoder_params=kwargs,
-        decoder_params={"decoder_use_norm": decoder_use_norm},
-    )
+    return _build("linknet", locals())
 
 
 def FPN(
@@ -241,18 +195,7 @@ def FPN(
     **kwargs: Any,
 ) -> SegmentationModel:
     """Feature Pyramid Network: top-down pyramid, per-level segmentation branches, merged."""
-    return _assemble(
-        "fpn", encoder_name=encoder_name, encoder_depth=encoder_depth, encoder_weights=encoder_weights,
-        in_channels=in_channels, classes=classes, activation=activation, aux_params=aux_params, encoder_params=kwargs,
-        upsampling=upsampling,
-        decoder_params={
-            "decoder_pyramid_channels": decoder_pyramid_channels,
-            "decoder_segmentation_channels": decoder_segmentation_channels,
-            "decoder_merge_policy": decoder_merge_policy,
-            "decoder_dropout": decoder_dropout,
-            "decoder_interpolation": decoder_interpolation,
-        },
-    )
+    return _build("fpn", locals())
 
 
 def PSPNet(
@@ -271,12 +214,7 @@ def PSPNet(
     **kwargs: Any,
 ) -> SegmentationModel:
     """PSPNet: pyramid pooling over the last feature of a shallow (depth 3) encoder."""
-    return _assemble(
-        "pspnet", encoder_name=encoder_name, encoder_depth=encoder_depth, encoder_weights=encoder_weights,
-        in_channels=in_channels, classes=classes, activation=activation, aux_params=aux_params, encoder_params=kwargs,
-        upsampling=upsampling,
-        decoder_params={"psp_out_channels": psp_out_channels, "decoder_use_norm": decoder_use_norm, "psp_dropout": psp_dropout},
-    )
+    return _build("pspnet", locals())
 
 
 def PAN(
@@ -295,12 +233,7 @@ def PAN(
     **kwargs: Any,
 ) -> SegmentationModel:
     """Pyramid Attention Network: feature pyramid attention plus global attention upsampling."""
-    return _assemble(
-        "pan", encoder_name=encoder_name, encoder_depth=encoder_depth, encoder_weights=encoder_weights,
-        in_channels=in_channels, classes=classes, activation=activation, aux_params=aux_params, encoder_params=kwargs,
-        upsampling=upsampling, encoder_output_stride=_check_output_stride("PAN", encoder_output_stride, (16, 32)),
-        decoder_params={"decoder_channels": decoder_channels, "decoder_interpolation": decoder_interpolation},
-    )
+    return _build("pan", locals(), output_strides=(16, 32))
 
 
 def DeepLabV3(
@@ -321,17 +254,7 @@ def DeepLabV3(
     **kwargs: Any,
 ) -> SegmentationModel:
     """DeepLabV3: atrous spatial pyramid pooling on a dilated encoder (output stride 8 or 16)."""
-    return _assemble(
-        "deeplabv3", encoder_name=encoder_name, encoder_depth=encoder_depth, encoder_weights=encoder_weights,
-        in_channels=in_channels, classes=classes, activation=activation, aux_params=aux_params, encoder_params=kwargs,
-        upsampling=upsampling, encoder_output_stride=_check_output_stride("DeepLabV3", encoder_output_stride, (8, 16)),
-        decoder_params={
-            "decoder_channels": decoder_channels,
-            "decoder_atrous_rates": list(decoder_atrous_rates),
-            "decoder_aspp_separable": decoder_aspp_separable,
-            "decoder_aspp_dropout": decoder_aspp_dropout,
-        },
-    )
+    return _build("deeplabv3", locals(), output_strides=(8, 16))
 
 
 def DeepLabV3Plus(
@@ -352,17 +275,7 @@ def DeepLabV3Plus(
     **kwargs: Any,
 ) -> SegmentationModel:
     """DeepLabV3+: DeepLabV3's ASPP plus a decoder that fuses a high-resolution skip."""
-    return _assemble(
-        "deeplabv3plus", encoder_name=encoder_name, encoder_depth=encoder_depth, encoder_weights=encoder_weights,
-        in_channels=in_channels, classes=classes, activation=activation, aux_params=aux_params, encoder_params=kwargs,
-        upsampling=upsampling, encoder_output_stride=_check_output_stride("DeepLabV3Plus", encoder_output_stride, (8, 16)),
-        decoder_params={
-            "decoder_channels": decoder_channels,
-            "decoder_atrous_rates": list(decoder_atrous_rates),
-            "decoder_aspp_separable": decoder_aspp_separable,
-            "decoder_aspp_dropout": decoder_aspp_dropout,
-        },
-    )
+    return _build("deeplabv3plus", locals(), output_strides=(8, 16))
 
 
 def UPerNet(
@@ -380,12 +293,7 @@ def UPerNet(
     **kwargs: Any,
 ) -> SegmentationModel:
     """UPerNet: pyramid pooling on the last feature plus an FPN, fused at reduction 4."""
-    return _assemble(
-        "upernet", encoder_name=encoder_name, encoder_depth=encoder_depth, encoder_weights=encoder_weights,
-        in_channels=in_channels, classes=classes, activation=activation, aux_params=aux_params, encoder_params=kwargs,
-        upsampling=upsampling,
-        decoder_params={"decoder_channels": decoder_channels, "decoder_use_norm": decoder_use_norm},
-    )
+    return _build("upernet", locals())
 
 
 def Segformer(
@@ -402,12 +310,7 @@ def Segformer(
     **kwargs: Any,
 ) -> SegmentationModel:
     """SegFormer's all-MLP decoder: project every scale, upsample to reduction 4, fuse."""
-    return _assemble(
-        "segformer", encoder_name=encoder_name, encoder_depth=encoder_depth, encoder_weights=encoder_weights,
-        in_channels=in_channels, classes=classes, activation=activation, aux_params=aux_params, encoder_params=kwargs,
-        upsampling=upsampling,
-        decoder_params={"decoder_segmentation_channels": decoder_segmentation_channels},
-    )
+    return _build("segformer", locals())
 
 
 def DPT(
@@ -426,19 +329,7 @@ def DPT(
     **kwargs: Any,
 ) -> SegmentationModel:
     """DPT: reassembles a plain ViT's intermediate tokens into a pyramid and fuses it."""
-    encoder_params = dict(kwargs)
-    if encoder_output_indices is not None:
-        encoder_params["output_indices"] = list(encoder_output_indices)
-    return _assemble(
-        "dpt", encoder_name=encoder_name, encoder_depth=encoder_depth, encoder_weights=encoder_weights,
-        in_channels=in_channels, classes=classes, activation=activation, aux_params=aux_params,
-        encoder_params=encoder_params,
-        decoder_params={
-            "decoder_readout": decoder_readout,
-            "decoder_intermediate_channels": list(decoder_intermediate_channels),
-            "decoder_fusion_channels": decoder_fusion_channels,
-        },
-    )
+    return _build("dpt", locals())
 
 
 ARCHITECTURES: dict[str, Callable[..., SegmentationModel]] = {
