@@ -1,4 +1,4 @@
-"""The ``seghub`` command: inspect plugins, list names, print the schema, build a spec.
+"""The ``seghub`` command: inspect plugins, list names, print the schema, build a spec, demo.
 
 Bad input ends with a one-line message on stderr and exit code 2, never a traceback.
 """
@@ -115,6 +115,26 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ._demo import print_demo
+
+    return print_demo(args.spec, seconds=args.seconds, steps=args.steps, size=args.size, batch=args.batch,
+                      lr=args.lr, seed=args.seed, out=args.out)
+
+
+def _positive(kind: type[int] | type[float]) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if not value > 0:  # also refuses nan
+            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        return value
+
+    return parse
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seghub", description="Segmentation models from plugin encoders and decoders.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -130,6 +150,17 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("spec", help="path of a JSON spec file")
     build.add_argument("--input-shape", type=_parse_shape, metavar="N,C,H,W", help="input for the shape check (default 1,C,256,256)")
     build.set_defaults(run=_cmd_build)
+    demo = sub.add_parser("demo", help="train a model on synthetic shapes for a few seconds; write a PNG, print the IoU")
+    demo.add_argument("--spec", help="JSON spec to train (default: the small Unet shipped with seghub)")
+    budget = demo.add_mutually_exclusive_group()
+    budget.add_argument("--seconds", type=_positive(float), default=30.0, help="training time (default 30)")
+    budget.add_argument("--steps", type=_positive(int), help="train exactly this many steps instead (reproducible)")
+    demo.add_argument("--size", type=_positive(int), default=32, help="image height and width (default 32)")
+    demo.add_argument("--batch", type=_positive(int), default=16, help="images per step (default 16)")
+    demo.add_argument("--lr", type=_positive(float), default=3e-3, help="AdamW learning rate (default 0.003)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of weights and data (default 0)")
+    demo.add_argument("--out", default="seghub-demo.png", help="where to write the PNG (default seghub-demo.png)")
+    demo.set_defaults(run=_cmd_demo)
     return parser
 
 

@@ -1,0 +1,133 @@
+"""``seghub demo``: synthetic shapes, the PNG writer, IoU, and the command end to end."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+import torch
+
+from seghub._cli import main
+from seghub._demo import mean_iou, run_demo
+from seghub._png import write_png
+from seghub._shapes import shapes_batch
+
+# default demo: 32 px images shown 4x, 4 rows of 3 cells with 4 px gaps
+GRID_32 = (3 * 128 + 4 * 4, 4 * 128 + 5 * 4)
+
+
+def read_png(path: Path) -> tuple[int, int, bytes]:
+    """Check a PNG's signature, chunk CRCs and IHDR (8-bit RGB); give width, height, raw scanlines."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, chunks = 8, []
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
+        assert crc == zlib.crc32(kind + body) & 0xFFFFFFFF, kind
+        chunks.append((kind, body))
+        pos += 12 + length
+    assert [k for k, _ in chunks][0] == b"IHDR" and chunks[-1][0] == b"IEND"
+    width, height, depth, colour, *_ = struct.unpack(">IIBBBBB", chunks[0][1])
+    assert (depth, colour) == (8, 2)
+    raw = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
+    assert len(raw) == height * (1 + 3 * width)
+    return width, height, raw
+
+
+def test_png_writer_round_trip(tmp_path: Path) -> None:
+    pixels = bytes(range(18))  # 3 x 2 RGB
+    write_png(tmp_path / "p.png", pixels, 3, 2)
+    width, height, raw = read_png(tmp_path / "p.png")
+    assert (width, height) == (3, 2)
+    assert raw == b"\x00" + pixels[:9] + b"\x00" + pixels[9:]
+    with pytest.raises(ValueError, match="expected 18 bytes"):
+        write_png(tmp_path / "q.png", pixels[:-1], 3, 2)
+
+
+@pytest.mark.parametrize(("classes", "values"), [(4, {0, 1, 2, 3}), (3, {0, 1, 2}), (2, {0, 1}), (1, {0, 1}), (9, {0, 1, 2, 3})])
+def test_shapes_masks_hold_the_classes_the_model_has(classes: int, values: set[int]) -> None:
+    images, masks = shapes_batch(24, 32, classes, torch.Generator().manual_seed(0), channels=2)
+    assert images.shape == (24, 2, 32, 32) and masks.shape == (24, 32, 32)
+    assert set(masks.unique().tolist()) == values
+    assert all(bool((m > 0).any()) for m in masks)  # every image has a shape
+    foreground = images.mean(1)[masks > 0].mean()
+    assert foreground > images.mean(1)[masks == 0].mean() + 0.5  # bright shapes, dark background
+    again, _ = shapes_batch(24, 32, classes, torch.Generator().manual_seed(0), channels=2)
+    assert torch.equal(images, again)
+
+
+def test_mean_iou_pools_pixels_and_skips_absent_classes() -> None:
+    true = torch.tensor([[0, 0, 1, 1]])
+    pred = torch.tensor([[0, 1, 1, 1]])
+    iou, per_class = mean_iou(pred, true, 4)
+    assert per_class == {0: 0.5, 1: 2 / 3}
+    assert iou == pytest.approx((0.5 + 2 / 3) / 2)
+
+
+def test_demo_command_writes_a_png_and_prints_the_iou(tmp_path: Path) -> None:
+    out = tmp_path / "demo.png"
+    done = subprocess.run(
+        [sys.executable, "-m", "seghub", "demo", "--seconds", "2", "--out", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert read_png(out)[:2] == GRID_32
+    assert str(out.resolve()) in done.stdout
+    assert re.search(r"^mean IoU: [01]\.\d{3} on 64 held-out images", done.stdout, re.M)
+    assert "training [" in done.stderr
+
+
+def test_fixed_steps_learn_well_above_chance(tmp_path: Path) -> None:
+    # the default model and recipe on two classes (background, circles): 20 steps are plenty
+    spec = tmp_path / "circles.json"
+    spec.write_text(json.dumps({
+        "encoder": {"name": "resnet18"},
+        "decoder": {"name": "unet", "params": {"decoder_channels": [128, 64, 32, 16, 16]}},
+        "segmentation_head": {"classes": 2},
+    }))
+    result = run_demo(spec, steps=20, batch=8, out=tmp_path / "d.png", progress=None)
+    assert result.steps == 20
+    assert set(result.class_iou) == {"background", "circle"}
+    assert result.background_iou < 0.45  # what predicting background everywhere scores
+    assert result.iou > 0.6 and result.class_iou["circle"] > 0.4
+
+
+def test_fixed_steps_are_reproducible(tmp_path: Path) -> None:
+    first = run_demo(steps=2, batch=2, out=tmp_path / "a.png", progress=None)
+    second = run_demo(steps=2, batch=2, out=tmp_path / "b.png", progress=None)
+    assert first.loss == pytest.approx(second.loss, rel=1e-4)
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+
+
+def test_user_spec_binary_single_channel(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({
+        "encoder": {"name": "resnet18", "in_channels": 1, "depth": 4},
+        "decoder": {"name": "fpn"},
+        "segmentation_head": {"classes": 1, "activation": "sigmoid"},  # the demo trains logits
+        "classification_head": {"classes": 2},                         # and leaves this out
+    }))
+    out = tmp_path / "binary.png"
+    code = main(["demo", "--spec", str(spec), "--steps", "2", "--batch", "2", "--size", "48", "--out", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "fpn/resnet18, binary mask" in printed and "shape" in printed
+    cell = 48 * 2  # 48 px shown 2x
+    assert read_png(out)[:2] == (3 * cell + 16, 4 * cell + 20)
+
+
+def test_bad_options_exit_with_code_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--size", "40", "--steps", "1"]) == 2
+    assert "divisible by 32" in capsys.readouterr().err
+    for argv in (["demo", "--steps", "0"], ["demo", "--steps", "2", "--seconds", "1"]):
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert stop.value.code == 2
