@@ -32,10 +32,19 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """The main job: validate and build the example spec, print its summary."""
+    """The main job: ``seghub demo`` trains the shipped Unet on synthetic shapes for 30 s, writes
+    seghub-demo.png and prints the IoU reached (``nox -s demo -- --seconds 60`` passes options)."""
     _install_seghub(session)
-    session.run("seghub", "plugins")
-    session.run("seghub", "build", "examples/specs/unet_resnet34.json", *session.posargs)
+    session.run("seghub", "demo", *session.posargs)
+
+
+@nox.session
+def benchmarks(session: nox.Session) -> None:
+    """seghub next to smp: cold start, build, forward, train step time and memory. CPU-heavy and
+    not run by CI; ``nox -s benchmarks -- --quick`` passes options to benchmarks/compare_smp.py."""
+    _install_seghub(session)
+    session.install("segmentation-models-pytorch==0.6.0")
+    session.run("python", "benchmarks/compare_smp.py", *session.posargs)
 
 
 @nox.session
