@@ -83,6 +83,7 @@ def test_demo_command_writes_a_png_and_prints_the_iou(tmp_path: Path) -> None:
     assert str(out.resolve()) in done.stdout
     assert re.search(r"^mean IoU: [01]\.\d{3} on 64 held-out images", done.stdout, re.M)
     assert "training [" in done.stderr
+    assert "mask colours: background dark grey, circle red, triangle green, square blue" in done.stdout
 
 
 def test_fixed_steps_learn_well_above_chance(tmp_path: Path) -> None:
@@ -115,7 +116,7 @@ def test_user_spec_binary_single_channel(tmp_path: Path, capsys: pytest.CaptureF
         "segmentation_head": {"classes": 1, "activation": "sigmoid"},  # the demo trains logits
         "classification_head": {"classes": 2},                         # and leaves this out
     }))
-    out = tmp_path / "binary.png"
+    out = tmp_path / "new" / "binary.png"  # folders are made
     code = main(["demo", "--spec", str(spec), "--steps", "2", "--batch", "2", "--size", "48", "--out", str(out)])
     assert code == 0
     printed = capsys.readouterr().out

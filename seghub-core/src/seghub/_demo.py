@@ -45,6 +45,7 @@ class DemoResult:
     class_iou: dict[str, float]
     background_iou: float
     png: Path
+    class_names: tuple[str, ...]
 
 
 def default_spec() -> dict[str, Any]:
@@ -202,11 +203,13 @@ def run_demo(
     counted = max(classes, 2)
     iou, per_class = mean_iou(preds, masks, counted)
     background, _ = mean_iou(torch.zeros_like(masks), masks, counted)
-    names = ("background", "shape") if classes == 1 else SHAPE_NAMES
+    known = ("background", "shape") if classes == 1 else SHAPE_NAMES
+    names = tuple(known[c] if c < len(known) else f"class {c}" for c in range(counted))
     path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
     write_grid(path, images[:GRID_ROWS], masks[:GRID_ROWS], preds[:GRID_ROWS])
-    class_iou = {(names[c] if c < len(names) else f"class {c}"): v for c, v in per_class.items()}
-    return DemoResult(done, elapsed, loss, iou, class_iou, background, path)
+    class_iou = {names[c]: v for c, v in per_class.items()}
+    return DemoResult(done, elapsed, loss, iou, class_iou, background, path, names)
 
 
 def print_demo(spec: str | Path | None = None, **options: Any) -> int:
@@ -220,6 +223,6 @@ def print_demo(spec: str | Path | None = None, **options: Any) -> int:
     print(f"mean IoU: {result.iou:.3f} on {HELD_OUT} held-out images "
           f"(predicting background everywhere scores {result.background_iou:.3f})")
     print("  " + "  ".join(f"{name} {value:.3f}" for name, value in result.class_iou.items()))
-    colours = zip(result.class_iou, PALETTE_NAMES)
+    colours = zip(result.class_names, PALETTE_NAMES)
     print("mask colours: " + ", ".join(f"{name} {colour}" for name, colour in colours))
     return 0
