@@ -189,6 +189,12 @@ def _build_vit(
         model.prune_intermediate_layers(indices, prune_norm=True, prune_head=True)
     pruned = (before - set(model.state_dict())) | _classifier_keys(model)
     dynamic = bool(getattr(model, "dynamic_img_size", False))
+    patch_embed = getattr(model, "patch_embed", None)
+    if dynamic and getattr(patch_embed, "dynamic_img_pad", None) is False:
+        # timm's "divisible by patch size" assert formats the size into its message, which pins
+        # it under torch.compile (a recompile per input size); padding instead changes nothing
+        # for the multiples of the patch size the model takes, and keeps sizes symbolic.
+        patch_embed.dynamic_img_pad = True
     return TimmViTEncoder(
         model,
         name=canonical,
