@@ -13,7 +13,14 @@ nox.options.default_venv_backend = "venv"
 PACKAGES = ("./seghub-core", "./seghub-encoders-resnet", "./seghub-decoders", "./seghub-encoders-timm")
 # The CUDA wheels of these lie on the build machines' disk; torchvision is needed only by timm.
 TORCH = ("torch==2.14.1", "torchvision==0.29.1")
-TEST_DEPS = ("pytest>=8", "segmentation-models-pytorch==0.6.0")
+# onnx, onnxscript (torch.onnx.export(..., dynamo=True)) and onnxruntime: tests/integration/test_export.py
+TEST_DEPS = (
+    "pytest>=8",
+    "segmentation-models-pytorch==0.6.0",
+    "onnx==1.23.2",
+    "onnxscript==0.7.2",
+    "onnxruntime==1.32.0",
+)
 EXAMPLE = "examples/seghub-example-encoder"
 
 
