@@ -107,7 +107,10 @@ class SegmentationModel(PretrainedMixin, nn.Module):
         ``enable`` unless given. A part with its own ``set_grad_checkpointing`` checkpoints its
         stages or blocks; a part without it is checkpointed as a whole. Either way it acts only in
         training with autograd on (see :mod:`seghub.checkpointing`); ``spec`` records the setting."""
-        settings = {"encoder": enable if encoder is None else encoder, "decoder": enable if decoder is None else decoder}
+        settings = {
+            "encoder": enable if encoder is None else encoder,
+            "decoder": enable if decoder is None else decoder,
+        }
         for name, on in settings.items():
             part = getattr(self, name)
             if callable(getattr(part, "set_grad_checkpointing", None)):
