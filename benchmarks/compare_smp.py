@@ -58,9 +58,14 @@ ARCHS = (
 )
 QUICK_ARCHS = ("Unet", "FPN", "DeepLabV3Plus", "Segformer")
 CLASSES = 3
-THREADS = 2
+DEFAULT_THREADS = 2
 SIZE = 256
 TARGETS = {"cold start": 0.6, "forward": 1.0, "train memory": 1.0, "train memory, checkpointing": 0.6}
+
+
+def threads() -> int:
+    """The torch thread count measurements run with (``--threads``)."""
+    return int(os.environ.get("SEGHUB_BENCH_THREADS", DEFAULT_THREADS))
 
 
 def encoder_for(arch: str) -> str:
@@ -139,7 +144,7 @@ def build_and_forward(libs: Sequence[str], archs: Sequence[str], repeats: int) -
     """Per architecture and library: build seconds and forward seconds at batch 1 and 4."""
     import torch
 
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(threads())
     results: dict[str, dict[str, dict[str, float]]] = {}
     for arch in archs:
         torch.manual_seed(0)
@@ -188,7 +193,7 @@ def train_child(lib: str, arch: str, checkpointing: bool, steps: int) -> dict[st
     """Build one model, train it ``steps`` steps; step time and training memory (see module doc)."""
     import torch
 
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(threads())
     torch.manual_seed(0)
     model = build(lib, arch, checkpointing).train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
@@ -293,8 +298,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--archs", help=f"comma-separated subset of {','.join(ARCHS)}")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--parts", default="cold,forward,train", help="which measurements (default: cold,forward,train)")
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                        help=f"torch threads (default {DEFAULT_THREADS}; 1 is steadier on a busy machine)")
     parser.add_argument("--_train", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    os.environ["SEGHUB_BENCH_THREADS"] = str(args.threads)  # here and in the training subprocesses
     if args._train:
         print(json.dumps(train_child(*json.loads(args._train))))
         return 0
@@ -306,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     libs = ["seghub", "smp"] if have_smp() else ["seghub"]
     if libs == ["seghub"]:
         print("segmentation_models_pytorch is not installed: measuring seghub alone")
-    repeats, cold_repeats, steps = (5, 3, 3) if args.quick else (20, 7, 6)
+    repeats, cold_repeats, steps = (5, 3, 2) if args.quick else (10, 7, 3)
     ckpt = checkpointing_supported()
     if not ckpt:
         print("this seghub has no 'checkpointing' spec option: those rows read n/a")
@@ -314,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     results: dict[str, Any] = {"machine": {
-        "torch": torch.__version__, "threads": THREADS, "cpus": os.cpu_count(), "repeats": repeats, "steps": steps,
+        "torch": torch.__version__, "threads": threads(), "cpus": os.cpu_count(), "repeats": repeats, "steps": steps,
         "python": sys.version.split()[0], "load_average": os.getloadavg(),
     }}
     parts = set(args.parts.split(","))
