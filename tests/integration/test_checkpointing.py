@@ -147,8 +147,10 @@ def test_resnet18_results_are_unchanged(architecture: str, calls: list[Callable[
     plain, checkpointed = _pair("resnet18", architecture)
     x = _input(architecture)
     _assert_same_step(plain, checkpointed, x)
-    stages = [module for name, module in checkpointed.encoder.named_children() if name.startswith("layer")]
-    assert stages and all(sum(f is stage for f in calls) == 1 for stage in stages)  # each stage, once
+    encoder = checkpointed.encoder
+    blocks = [block for name, stage in encoder.named_children() if name.startswith("layer") for block in stage]
+    assert blocks and all(sum(f is block for f in calls) == 1 for block in blocks)  # each block, once
+    assert sum(getattr(f, "__func__", None) is type(encoder)._stem for f in calls) == 1  # and the stem
     assert any(_inside(f, checkpointed.decoder) and f is not checkpointed.decoder for f in calls)
 
 

@@ -112,7 +112,9 @@ class ResNetEncoder(GradCheckpointing, nn.Module):
         output_stride: 32, 16 or 8; below 32 the last stages are dilated instead of strided.
         name: The encoder name, kept for messages.
 
-    ``set_grad_checkpointing(True)`` checkpoints each stage (``layer1``..``layer4``) in training.
+    ``set_grad_checkpointing(True)`` checkpoints the stem and each residual block in training:
+    only block outputs are kept, which saves more than whole stages would (a stage recomputed at
+    once holds all its blocks' activations again).
     """
 
     def __init__(
@@ -192,14 +194,18 @@ class ResNetEncoder(GradCheckpointing, nn.Module):
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Return the feature maps, fine to coarse (not the input itself)."""
-        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.checkpointed(self._stem, x)
         features = [x]
         for i, stage in enumerate(self._stage_names):
             if i == 0:
                 x = self.maxpool(x)
-            x = self.checkpointed(getattr(self, stage), x)
+            for block in getattr(self, stage):
+                x = self.checkpointed(block, x)
             features.append(x)
         return features
+
+    def _stem(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.bn1(self.conv1(x)))
 
     def _drop_unbuilt(self, state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The checkpoint without classifier keys and keys of stages beyond ``depth``."""
