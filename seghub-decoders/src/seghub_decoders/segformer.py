@@ -3,6 +3,15 @@
 Each encoder feature goes through a per-pixel linear layer, is resized to reduction 4, and the
 concatenation is fused by a 1x1 conv-BN-ReLU. Submodule names follow segmentation_models_pytorch
 0.6 (``mlp_stage.<i>.linear``, coarsest feature first; ``fuse_stage``).
+
+The forward pass computes the same function in a cheaper order. The per-feature linear layer and
+the fusing 1x1 convolution are both linear per pixel, and bilinear resizing is a per-channel
+weighted average, so they commute: each feature's share of the fused map is one merged linear map
+(fuse-conv slice times MLP weight), applied at the coarser of the feature's and the output's
+resolution, then resized; the shares are summed instead of concatenated. The 1024-channel
+concatenation at reduction 4 and the 256-channel MLP output at reduction 2 are never built, which
+saves most of the decoder's activation memory and compute. Results equal the reference
+formulation up to float rounding (smp parity is tested).
 """
 
 from __future__ import annotations
@@ -32,16 +41,18 @@ class SegformerParams(DecoderParams):
 
 
 class MLP(nn.Module):
-    """A linear layer applied to every pixel's channel vector (NCHW in and out)."""
+    """The per-pixel linear layer of one feature (smp's key layout); the decoder applies it merged
+    with its slice of the fusing convolution, see :meth:`merged_with`."""
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
         self.linear = nn.Linear(in_channels, out_channels)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        batch, _, height, width = x.shape
-        x = self.linear(x.flatten(2).transpose(1, 2))
-        return x.transpose(1, 2).reshape(batch, -1, height, width)
+    def merged_with(self, fuse_weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Weight ``(out, in, 1, 1)`` and bias of ``x -> fuse_weight @ linear(x)`` as a 1x1 conv;
+        ``fuse_weight`` is ``(out, mlp_out)``."""
+        weight = fuse_weight @ self.linear.weight
+        return weight[:, :, None, None], fuse_weight @ self.linear.bias
 
 
 class SegformerDecoder(GradCheckpointing, nn.Module):
@@ -69,6 +80,8 @@ class SegformerDecoder(GradCheckpointing, nn.Module):
             )
         width = params.decoder_segmentation_channels
         self._first_reduction = reductions[0]
+        self._width = width
+        self._reductions = reductions[::-1]  # in mlp_stage order
         self.mlp_stage = nn.ModuleList([MLP(c, width) for c in channels[::-1]])
         self.fuse_stage = ConvNormReLU(len(channels) * width, width, kernel_size=1, use_norm="batchnorm")
         self.out_channels: int = width
@@ -81,8 +94,29 @@ class SegformerDecoder(GradCheckpointing, nn.Module):
             height * self._first_reduction // OUTPUT_REDUCTION,
             width * self._first_reduction // OUTPUT_REDUCTION,
         )
-        resized = [
-            F.interpolate(self.checkpointed(mlp, feature), size=size, mode="bilinear", align_corners=False)
-            for mlp, feature in zip(self.mlp_stage, features[::-1])
-        ]
-        return self.checkpointed(self.fuse_stage, torch.cat(resized, dim=1))
+        fuse_weights = self.fuse_stage[0].weight.flatten(1).split(self._width, dim=1)  # concatenation order
+        fused: torch.Tensor | None = None
+        for mlp, fuse_weight, feature, reduction in zip(self.mlp_stage, fuse_weights, features[::-1], self._reductions):
+            share = self.checkpointed(self._share, mlp, fuse_weight, feature, reduction, size)
+            fused = share if fused is None else fused + share
+        assert fused is not None
+        return self.checkpointed(self._normalize, fused)
+
+    def _normalize(self, fused: torch.Tensor) -> torch.Tensor:
+        _, norm, activation = self.fuse_stage
+        return activation(norm(fused))
+
+    def _share(
+        self,
+        mlp: MLP, fuse_weight: torch.Tensor, feature: torch.Tensor, reduction: int, size: tuple[int, int]
+    ) -> torch.Tensor:
+        """One feature's term of the fusing convolution, at the output resolution."""
+        weight, bias = mlp.merged_with(fuse_weight)
+        if reduction < OUTPUT_REDUCTION:  # finer than the output: shrink first, it is cheaper
+            feature = _resize(feature, size)
+        share = F.conv2d(feature, weight, bias)
+        return _resize(share, size) if reduction > OUTPUT_REDUCTION else share
+
+
+def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
