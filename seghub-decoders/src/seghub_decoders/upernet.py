@@ -4,6 +4,11 @@ top-down path over the finer ones, and a fusion of all pyramid levels at the fin
 Uses the encoder features at reduction 4 or more. Submodule names follow
 segmentation_models_pytorch 0.6 (``feature_norms``, ``psp``, ``fpn_lateral_blocks``,
 ``fpn_conv_blocks``, ``fusion_block``).
+
+The fusion convolution runs over the concatenation of all levels, upsampled to the finest. The
+forward pass computes it as the sum of its weight slices applied to each level: the same function
+up to float rounding, without building the concatenation (4 x 256 channels at reduction 4) and,
+with checkpointing, keeping only the coarse levels for the backward pass.
 """
 
 from __future__ import annotations
@@ -90,8 +95,8 @@ class FPNLateralBlock(nn.Module):
 class UPerNetDecoder(GradCheckpointing, nn.Module):
     """UPerNet over the encoder features at reduction >= 4; the output is at the finest of them.
 
-    ``set_grad_checkpointing(True)`` checkpoints the pyramid pooling, each FPN block and the
-    fusion in training.
+    ``set_grad_checkpointing(True)`` checkpoints the pyramid pooling, each FPN block, each level's
+    share of the fusion and its normalisation in training.
     """
 
     requires_divisible_input = True
@@ -128,6 +133,7 @@ class UPerNetDecoder(GradCheckpointing, nn.Module):
         self.fusion_block = ConvNormReLU(
             (len(lateral_channels) + 1) * width, width, 3, padding=1, use_norm=norm
         )
+        self._width = width
         self.out_channels: int = width
         self.reduction: int = reductions[self._first]
         init_like_smp(self)
@@ -138,6 +144,24 @@ class UPerNetDecoder(GradCheckpointing, nn.Module):
         for block, lateral in zip(self.fpn_lateral_blocks, used[-2::-1]):
             levels.append(self.checkpointed(block, levels[-1], lateral))
         levels[1:] = [self.checkpointed(conv, level) for conv, level in zip(self.fpn_conv_blocks, levels[1:])]
-        size = levels[-1].shape[-2:]
-        fused = torch.cat([_resize(level, size) for level in levels[::-1]], dim=1)
-        return self.checkpointed(self.fusion_block, fused)
+        levels.reverse()  # fine to coarse: the order the fusion convolution's input channels have
+        size = (levels[0].shape[-2], levels[0].shape[-1])
+        conv = self.fusion_block[0]
+        fused: torch.Tensor | None = None
+        for i, (level, weight) in enumerate(zip(levels, conv.weight.split(self._width, dim=1))):
+            share = self.checkpointed(self._fusion_share, level, weight, size if i > 0 else None)
+            fused = share if fused is None else fused + share
+        assert fused is not None
+        if conv.bias is not None:
+            fused = fused + conv.bias[:, None, None]
+        return self.checkpointed(self._normalize, fused)
+
+    def _fusion_share(self, level: torch.Tensor, weight: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor:
+        """One level's term of the fusion convolution, upsampled to ``size`` first when given."""
+        if size is not None:
+            level = _resize(level, size)
+        return F.conv2d(level, weight, padding=1)
+
+    def _normalize(self, fused: torch.Tensor) -> torch.Tensor:
+        _, norm, activation = self.fusion_block
+        return activation(norm(fused))
