@@ -20,7 +20,7 @@ from seghub import Registry
 from seghub._protocols import check_decoder, check_decoder_output
 
 from seghub_decoders import plugin
-from seghub_decoders._blocks import LayerNorm2d, SkipLevels, make_norm, norm_config
+from seghub_decoders._blocks import ByteMaskDropout, LayerNorm2d, SkipLevels, make_norm, norm_config
 from seghub_decoders.fpn import FPNDecoder, FPNParams
 from seghub_decoders.linknet import LinknetDecoder, LinknetParams
 from seghub_decoders.manet import MAnetDecoder, MAnetParams
@@ -334,6 +334,38 @@ def test_skip_levels() -> None:
     assert levels.has_skip == (True, True, True, True, False)
     dilated = SkipLevels("unet", RESNET_CHANNELS, (2, 4, 8, 16, 16))
     assert dilated.target_reductions == (16, 8, 4, 2, 1)
+
+
+def test_byte_mask_dropout_is_dropout() -> None:
+    drop = ByteMaskDropout(p=0.25)
+    x = torch.rand(1_000_000) + 1.0  # no zeros of its own
+    assert drop.eval()(x) is x
+    drop.train()
+    y = drop(x)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - 0.75) < 0.005
+    torch.testing.assert_close(y[kept], x[kept] / 0.75)
+    assert ByteMaskDropout(p=0.0).train()(x) is x
+    assert not ByteMaskDropout(p=1.0).train()(x).any()
+
+
+def test_byte_mask_dropout_keeps_only_a_boolean_mask_for_backward() -> None:
+    x = torch.randn(64, 64, requires_grad=True)
+    saved: list[torch.Tensor] = []
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        saved.append(tensor)
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        y = ByteMaskDropout(p=0.5).train()(x)
+    assert saved and all(t.dtype == torch.bool for t in saved)
+    y.sum().backward()
+    torch.testing.assert_close(x.grad, (y != 0).float() * 2.0)
+    saved.clear()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        torch.nn.Dropout(p=0.5).train()(x)
+    assert any(t.is_floating_point() and t.shape == x.shape for t in saved)  # what it improves on
 
 
 # --------------------------------------------------------------------------- plugin registration

@@ -17,6 +17,7 @@ import torch
 from pydantic import ValidationError
 from seghub._protocols import check_decoder, check_decoder_output
 from seghub.errors import InputShapeError
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from seghub_decoders.deeplab import (
     DeepLabV3Decoder,
@@ -215,6 +216,54 @@ def test_output_reductions() -> None:
     assert DeepLabV3PlusDecoder(encoder_channels=resnet[0], encoder_reductions=(2, 4, 8, 16, 16)).reduction == 4
     assert DeepLabV3Decoder(encoder_channels=resnet[0], encoder_reductions=(2, 4, 8, 8, 8)).reduction == 8
     assert DeepLabV3Decoder(encoder_channels=resnet[0], encoder_reductions=(2, 4, 8, 16, 16)).reduction == 16
+
+
+class _OutputShapes(TorchDispatchMode):
+    """Records the shape of every tensor any operation produces, backward included."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shapes: list[tuple[int, ...]] = []
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        out = func(*args, **(kwargs or {}))
+        for tensor in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(tensor, torch.Tensor):
+                self.shapes.append(tuple(tensor.shape))
+        return out
+
+
+def _widest_at(decoder: torch.nn.Module, features: list[torch.Tensor], side: int) -> int:
+    """The most channels of any 4-d tensor at ``side`` x ``side`` built in a training step."""
+    recorder = _OutputShapes()
+    with recorder:
+        decoder(features).square().mean().backward()
+    return max((s[1] for s in recorder.shapes if len(s) == 4 and s[-2:] == (side, side)), default=0)
+
+
+@pytest.mark.parametrize(
+    ("arch", "width_param", "levels"),
+    [("upernet", "decoder_channels", 4), ("segformer", "decoder_segmentation_channels", 5)],
+)
+def test_fusion_never_builds_the_concatenation(arch: str, width_param: str, levels: int) -> None:
+    """Our fusion sums per-level shares instead of convolving a concatenation of all levels at
+    reduction 4 (smp's formulation); Segformer also never projects the stride-2 feature at
+    stride 2."""
+    torch.manual_seed(0)
+    width, size = 32, 64
+    reference = getattr(smp, SMP_CLASSES[arch])("resnet34", encoder_weights=None, **{width_param: width}).train()
+    smp_features = [f.detach() for f in reference.encoder(torch.randn(2, 3, size, size))]
+    features = smp_features[1:]
+    ours = DECODERS[arch][0](
+        encoder_channels=tuple(reference.encoder.out_channels[1:]),
+        encoder_reductions=tuple(size // f.shape[-1] for f in features),
+        **{width_param: width},
+    ).train()
+    assert _widest_at(reference.decoder, smp_features, size // 4) == levels * width
+    assert _widest_at(ours, features, size // 4) == max(width, features[1].shape[1])
+    if arch == "segformer":  # smp projects the stride-2 feature at stride 2, ours builds nothing there
+        assert _widest_at(reference.decoder, smp_features, size // 2) == width
+        assert _widest_at(ours, features, size // 2) == 0
 
 
 # --------------------------------------------------------------------------- refusals and validation

@@ -189,6 +189,24 @@ class ConvNormReLU(nn.Sequential):
         super().__init__(conv, norm, act)
 
 
+class ByteMaskDropout(nn.Dropout):
+    """``nn.Dropout`` that keeps a one-byte mask for the backward pass instead of a float one.
+
+    On the CPU, ``nn.Dropout`` keeps a float mask as large as its input until the backward pass;
+    this keeps a boolean mask, a quarter of that, with the same distribution (each element kept
+    with probability ``1 - p``, survivors scaled by ``1 / (1 - p)``). Worth it on large
+    full-resolution maps, such as in DPT's head.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        if self.p == 1:
+            return torch.zeros_like(x)
+        keep = torch.rand_like(x) >= self.p
+        return torch.where(keep, x, 0.0).mul_(1 / (1 - self.p))
+
+
 # --------------------------------------------------------------------------- attention
 
 class SCSE(nn.Module):
