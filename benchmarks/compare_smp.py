@@ -32,7 +32,9 @@ train memory
     follows live memory instead of the allocator's cache. tracemalloc sees none of this
     (torch allocates outside Python's allocator), and torch keeps no peak statistics on CPU.
     ``checkpointing`` rows rebuild seghub's spec with ``checkpointing: true`` in the encoder
-    and decoder sections, when this seghub has that option ('n/a' otherwise).
+    and decoder sections, when this seghub has that option ('n/a' otherwise). The row under
+    each, "less gradients", subtracts both models' parameter-gradient size (which checkpointing
+    cannot touch; one float per parameter) from both peaks.
 
 On a shared or small machine expect a few percent of noise in the timings, more on cold start.
 A ratio within 1% over its target reads 'tie': below what these measurements resolve.
@@ -212,7 +214,13 @@ def train_child(lib: str, arch: str, checkpointing: bool, steps: int) -> dict[st
     peak = _status_kib("VmHWM") if exact else None
     if peak is None:
         exact, peak = False, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"step": statistics.median(times[1:] or times), "memory_mib": (peak - before) / 1024, "exact": exact}
+    gradients = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+    return {
+        "step": statistics.median(times[1:] or times),
+        "memory_mib": (peak - before) / 1024,
+        "gradients_mib": gradients / 2**20,
+        "exact": exact,
+    }
 
 
 def train(lib: str, arch: str, checkpointing: bool, steps: int) -> dict[str, Any]:
@@ -286,6 +294,9 @@ def report(results: dict[str, Any]) -> str:
         ckpt = row.get("seghub+ckpt")
         add(f"{arch}: train memory, checkpointing", "MiB", 1, None if ckpt is None else ckpt["memory_mib"],
             smp_row.get("memory_mib"), "train memory, checkpointing")
+        if ckpt is not None and smp_row:  # the part checkpointing can cut: all but the parameter gradients
+            add(f"{arch}:   the same less gradients", "MiB", 1, ckpt["memory_mib"] - ckpt["gradients_mib"],
+                smp_row["memory_mib"] - smp_row["gradients_mib"], None)
     machine = results["machine"]
     head = (f"torch {machine['torch']}, {machine['threads']} threads, {machine['cpus']} CPUs, "
             f"repeats {machine['repeats']}, train steps {machine['steps']}")

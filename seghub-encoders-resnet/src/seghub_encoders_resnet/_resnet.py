@@ -55,7 +55,8 @@ class BasicBlock(nn.Module):
         shortcut = x if self.downsample is None else self.downsample(x)
         y = self.relu(self.bn1(self.conv1(x)))
         y = self.bn2(self.conv2(y))
-        return self.relu(y + shortcut)
+        y += shortcut  # in place: batch norm keeps its input for backward, not its output
+        return self.relu(y)
 
 
 class Bottleneck(nn.Module):
@@ -83,7 +84,8 @@ class Bottleneck(nn.Module):
         y = self.relu(self.bn1(self.conv1(x)))
         y = self.relu(self.bn2(self.conv2(y)))
         y = self.bn3(self.conv3(y))
-        return self.relu(y + shortcut)
+        y += shortcut  # in place: batch norm keeps its input for backward, not its output
+        return self.relu(y)
 
 
 def stage_dilations(output_stride: int) -> tuple[int, int, int, int]:
