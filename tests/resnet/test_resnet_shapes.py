@@ -180,6 +180,24 @@ def test_gradients_reach_every_parameter() -> None:
         assert parameter.grad.abs().sum() > 0, key
 
 
+def test_inference_pools_channels_last_with_the_same_result() -> None:
+    """Without autograd the stem's max pooling runs on a channels-last copy (faster on the CPU);
+    features are the same and come back in the usual contiguous layout."""
+    torch.manual_seed(0)
+    encoder = build_encoder(name="resnet18").eval()
+    seen: list[bool] = []
+    encoder.maxpool.register_forward_pre_hook(
+        lambda _, args: seen.append(args[0].is_contiguous(memory_format=torch.channels_last))
+    )
+    x = torch.randn(2, 3, 64, 96)
+    with torch.inference_mode():
+        fast = encoder(x)
+    recorded = encoder(x.clone().requires_grad_(True))
+    assert seen == [True, False]
+    for a, b in zip(fast, recorded):
+        assert torch.equal(a, b) and a.is_contiguous()
+
+
 def test_built_on_the_default_device_context() -> None:
     with torch.device("meta"):
         encoder = build_encoder(name="resnet18")

@@ -88,6 +88,20 @@ class Bottleneck(nn.Module):
         return self.relu(y)
 
 
+def _max_pool(pool: nn.MaxPool2d, x: torch.Tensor) -> torch.Tensor:
+    """``pool(x)``, through a channels-last copy when that is faster and gives the same result.
+
+    PyTorch's CPU max pooling is about four times faster on channels-last tensors (measured at
+    1..4 x 64 x 128 x 128, the stem's size; it was 7 % of a ResNet-34 PAN forward). The copy
+    pays off without autograd; with autograd recording, the backward of the round trip costs
+    more than it saves, so training takes the direct path.
+    """
+    recording = torch.is_grad_enabled() and x.requires_grad
+    if x.device.type != "cpu" or recording or x.is_contiguous(memory_format=torch.channels_last):
+        return pool(x)
+    return pool(x.contiguous(memory_format=torch.channels_last)).contiguous()
+
+
 def stage_dilations(output_stride: int) -> tuple[int, int, int, int]:
     """Dilation of ``layer1``..``layer4`` for an output stride of 32, 16 or 8.
 
@@ -200,7 +214,7 @@ class ResNetEncoder(GradCheckpointing, nn.Module):
         features = [x]
         for i, stage in enumerate(self._stage_names):
             if i == 0:
-                x = self.maxpool(x)
+                x = _max_pool(self.maxpool, x)
             for block in getattr(self, stage):
                 x = self.checkpointed(block, x)
             features.append(x)
