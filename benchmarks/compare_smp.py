@@ -33,8 +33,8 @@ train memory
     (torch allocates outside Python's allocator), and torch keeps no peak statistics on CPU.
     ``checkpointing`` rows rebuild seghub's spec with ``checkpointing: true`` in the encoder
     and decoder sections, when this seghub has that option ('n/a' otherwise). The row under
-    each, "less gradients", subtracts both models' parameter-gradient size (which checkpointing
-    cannot touch; one float per parameter) from both peaks.
+    each, "less gradients", subtracts from each peak the size of the parameter gradients that
+    model's training step allocates, which checkpointing cannot touch.
 
 On a shared or small machine expect a few percent of noise in the timings, more on cold start.
 A ratio within 1% over its target reads 'tie': below what these measurements resolve.
@@ -214,7 +214,8 @@ def train_child(lib: str, arch: str, checkpointing: bool, steps: int) -> dict[st
     peak = _status_kib("VmHWM") if exact else None
     if peak is None:
         exact, peak = False, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    gradients = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+    # the gradients the last step allocated (smp builds stages a shallow encoder never runs)
+    gradients = sum(p.grad.numel() * p.grad.element_size() for p in model.parameters() if p.grad is not None)
     return {
         "step": statistics.median(times[1:] or times),
         "memory_mib": (peak - before) / 1024,

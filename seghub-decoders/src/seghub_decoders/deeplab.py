@@ -145,6 +145,17 @@ class ASPP(nn.Module):
         return self.project(torch.cat([branch(x) for branch in self.convs], dim=1))
 
 
+def _aspp(in_channels: int, params: DeepLabV3Params) -> ASPP:
+    """The ASPP module ``params`` describe, over a feature with ``in_channels`` channels."""
+    return ASPP(
+        in_channels,
+        params.decoder_channels,
+        params.decoder_atrous_rates,
+        separable=params.decoder_aspp_separable,
+        dropout=params.decoder_aspp_dropout,
+    )
+
+
 class DeepLabV3Decoder(GradCheckpointing, nn.Module):
     """DeepLabV3: ASPP and a 3x3 conv-BN-ReLU on the coarsest encoder feature.
 
@@ -173,13 +184,7 @@ class DeepLabV3Decoder(GradCheckpointing, nn.Module):
         )
         channels, reductions = check_features("DeepLabV3", encoder_channels, encoder_reductions)
         width = params.decoder_channels
-        self.aspp = ASPP(
-            channels[-1],
-            width,
-            params.decoder_atrous_rates,
-            separable=params.decoder_aspp_separable,
-            dropout=params.decoder_aspp_dropout,
-        )
+        self.aspp = _aspp(channels[-1], params)
         self.conv = nn.Conv2d(width, width, kernel_size=3, padding=1, bias=False)
         self.bn = nn.BatchNorm2d(width)
         self.relu = nn.ReLU()
@@ -231,13 +236,7 @@ class DeepLabV3PlusDecoder(GradCheckpointing, nn.Module):
         self._skip_index = reductions.index(4)
         width = params.decoder_channels
         self.aspp = nn.Sequential(
-            ASPP(
-                channels[-1],
-                width,
-                params.decoder_atrous_rates,
-                separable=params.decoder_aspp_separable,
-                dropout=params.decoder_aspp_dropout,
-            ),
+            _aspp(channels[-1], params),
             *_conv_bn_relu(SeparableConv2d(width, width, 3, padding=1, bias=False), width),
         )
         self.block1 = nn.Sequential(

@@ -13,9 +13,9 @@ The kit imports torch on first use of its functions; importing this package does
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_attributes
 from ._hub_cache import offline_hub_cache, write_hub_file, write_hub_folder
 from ._report import ConformanceError, ConformanceReport
 
@@ -29,17 +29,7 @@ _LAZY = {
 __all__ = ["offline_hub_cache", "write_hub_file", "write_hub_folder", "ConformanceError", "ConformanceReport", *_LAZY]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'seghub.testing' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
 
 if TYPE_CHECKING:
