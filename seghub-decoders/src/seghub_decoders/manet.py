@@ -12,32 +12,20 @@ from seghub.checkpointing import GradCheckpointing
 from torch import nn
 
 from ._blocks import (
-    ChannelList,
     ConvNormReLU,
-    DecoderParams,
     InterpolationMode,
-    NormOption,
     SkipLevels,
     init_like_smp,
     resize_to,
 )
-from .unet import DEFAULT_DECODER_CHANNELS, fit_decoder_channels
+from .unet import DEFAULT_DECODER_CHANNELS, BlockChannelsParams, fit_decoder_channels
 
 __all__ = ["MAnetParams", "MAnetDecoder", "PositionAttentionBlock", "FusionAttentionBlock", "PlainBlock"]
 
 
-class MAnetParams(DecoderParams):
+class MAnetParams(BlockChannelsParams):
     """Options of the MA-Net decoder (smp 0.6 ``MAnet`` names and defaults)."""
 
-    decoder_channels: ChannelList = Field(
-        default=DEFAULT_DECODER_CHANNELS,
-        description=(
-            "Output channels of each decoder block, deepest first: one per block, i.e. encoder depth "
-            "(reductions starting at 4 still give 5 blocks). The default is cut to the first n "
-            "entries for shallower encoders."
-        ),
-    )
-    decoder_use_norm: NormOption = "batchnorm"
     decoder_pab_channels: PositiveInt = Field(
         default=64, description="Channels of the query/key projections in the position attention block."
     )

@@ -23,7 +23,15 @@ from ._blocks import (
     resize_to,
 )
 
-__all__ = ["UnetParams", "UnetDecoder", "UnetBlock", "UnetCenterBlock", "DEFAULT_DECODER_CHANNELS", "fit_decoder_channels"]
+__all__ = [
+    "BlockChannelsParams",
+    "UnetParams",
+    "UnetDecoder",
+    "UnetBlock",
+    "UnetCenterBlock",
+    "DEFAULT_DECODER_CHANNELS",
+    "fit_decoder_channels",
+]
 
 DEFAULT_DECODER_CHANNELS: tuple[int, ...] = (256, 128, 64, 32, 16)
 
@@ -40,18 +48,23 @@ def fit_decoder_channels(levels: SkipLevels, decoder_channels: Sequence[int]) ->
     return levels.check_channels(values)
 
 
-class UnetParams(DecoderParams):
-    """Options of the U-Net decoder (smp 0.6 ``Unet`` names and defaults)."""
+class BlockChannelsParams(DecoderParams):
+    """The options U-Net, U-Net++ and MA-Net share: channels per decoder block and the norm."""
 
     decoder_channels: ChannelList = Field(
         default=DEFAULT_DECODER_CHANNELS,
         description=(
-            "Output channels of each decoder block, deepest first: one per block, i.e. encoder depth "
-            "(reductions starting at 4 still give 5 blocks). The default is cut to the first n "
-            "entries for shallower encoders."
+            "Output channels of each decoder block (U-Net++: of each top-row block), deepest "
+            "first: one per block, i.e. encoder depth (reductions starting at 4 still give 5 "
+            "blocks). The default is cut to the first n entries for shallower encoders."
         ),
     )
     decoder_use_norm: NormOption = "batchnorm"
+
+
+class UnetParams(BlockChannelsParams):
+    """Options of the U-Net decoder (smp 0.6 ``Unet`` names and defaults)."""
+
     decoder_attention_type: AttentionType = None
     decoder_interpolation: InterpolationMode = "nearest"
     decoder_add_center_block: bool = Field(

@@ -6,39 +6,26 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from pydantic import Field
 from seghub.checkpointing import GradCheckpointing
 from torch import nn
 
 from ._blocks import (
     Attention,
     AttentionType,
-    ChannelList,
     ConvNormReLU,
-    DecoderParams,
     InterpolationMode,
-    NormOption,
     SkipLevels,
     init_like_smp,
     resize_to,
 )
-from .unet import DEFAULT_DECODER_CHANNELS, fit_decoder_channels
+from .unet import DEFAULT_DECODER_CHANNELS, BlockChannelsParams, fit_decoder_channels
 
 __all__ = ["UnetPlusPlusParams", "UnetPlusPlusDecoder", "NestedBlock"]
 
 
-class UnetPlusPlusParams(DecoderParams):
+class UnetPlusPlusParams(BlockChannelsParams):
     """Options of the U-Net++ decoder (smp 0.6 ``UnetPlusPlus`` names and defaults)."""
 
-    decoder_channels: ChannelList = Field(
-        default=DEFAULT_DECODER_CHANNELS,
-        description=(
-            "Output channels of the top-row blocks, deepest first: one per block, i.e. encoder depth "
-            "(reductions starting at 4 still give 5 blocks). The default is cut to the first n "
-            "entries for shallower encoders."
-        ),
-    )
-    decoder_use_norm: NormOption = "batchnorm"
     decoder_attention_type: AttentionType = None
     decoder_interpolation: InterpolationMode = "nearest"
 
