@@ -188,6 +188,11 @@ class ConvNormReLU(nn.Sequential):
         act: nn.Module = nn.Identity() if _is_inplace_abn(norm) else nn.ReLU(inplace=True)
         super().__init__(conv, norm, act)
 
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """The norm and activation alone, for callers that compute the convolution themselves."""
+        _, norm, activation = self
+        return activation(norm(x))
+
 
 class ByteMaskDropout(nn.Dropout):
     """``nn.Dropout`` that keeps a one-byte mask for the backward pass instead of a float one.
@@ -318,6 +323,11 @@ def resize_to(x: torch.Tensor, size: Sequence[int], mode: str) -> torch.Tensor:
     if tuple(x.shape[-2:]) == tuple(size):
         return x
     return F.interpolate(x, size=tuple(size), mode=mode)
+
+
+def resize_bilinear(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    """Bilinear resize of ``x`` to ``size`` (``align_corners=False``)."""
+    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
 
 
 class SkipLevels:

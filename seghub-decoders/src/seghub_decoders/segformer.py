@@ -25,7 +25,14 @@ from pydantic import Field
 from seghub.checkpointing import GradCheckpointing
 from torch import nn
 
-from ._blocks import ConvNormReLU, DecoderParams, check_features, format_reductions, init_like_smp
+from ._blocks import (
+    ConvNormReLU,
+    DecoderParams,
+    check_features,
+    format_reductions,
+    init_like_smp,
+    resize_bilinear,
+)
 
 __all__ = ["SegformerParams", "SegformerDecoder"]
 
@@ -58,7 +65,8 @@ class MLP(nn.Module):
 class SegformerDecoder(GradCheckpointing, nn.Module):
     """SegFormer head: every encoder feature, projected and fused at reduction 4.
 
-    ``set_grad_checkpointing(True)`` checkpoints each MLP and the fusion in training.
+    ``set_grad_checkpointing(True)`` checkpoints each feature's share of the fusion and its
+    normalisation in training.
     """
 
     requires_divisible_input = True
@@ -80,7 +88,6 @@ class SegformerDecoder(GradCheckpointing, nn.Module):
             )
         width = params.decoder_segmentation_channels
         self._first_reduction = reductions[0]
-        self._width = width
         self._reductions = reductions[::-1]  # in mlp_stage order
         self.mlp_stage = nn.ModuleList([MLP(c, width) for c in channels[::-1]])
         self.fuse_stage = ConvNormReLU(len(channels) * width, width, kernel_size=1, use_norm="batchnorm")
@@ -94,17 +101,13 @@ class SegformerDecoder(GradCheckpointing, nn.Module):
             height * self._first_reduction // OUTPUT_REDUCTION,
             width * self._first_reduction // OUTPUT_REDUCTION,
         )
-        fuse_weights = self.fuse_stage[0].weight.flatten(1).split(self._width, dim=1)  # concatenation order
+        fuse_weights = self.fuse_stage[0].weight.flatten(1).split(self.out_channels, dim=1)  # concatenation order
         fused: torch.Tensor | None = None
         for mlp, fuse_weight, feature, reduction in zip(self.mlp_stage, fuse_weights, features[::-1], self._reductions):
             share = self.checkpointed(self._share, mlp, fuse_weight, feature, reduction, size)
             fused = share if fused is None else fused + share
         assert fused is not None
-        return self.checkpointed(self._normalize, fused)
-
-    def _normalize(self, fused: torch.Tensor) -> torch.Tensor:
-        _, norm, activation = self.fuse_stage
-        return activation(norm(fused))
+        return self.checkpointed(self.fuse_stage.normalize, fused)
 
     def _share(
         self,
@@ -113,10 +116,6 @@ class SegformerDecoder(GradCheckpointing, nn.Module):
         """One feature's term of the fusing convolution, at the output resolution."""
         weight, bias = mlp.merged_with(fuse_weight)
         if reduction < OUTPUT_REDUCTION:  # finer than the output: shrink first, it is cheaper
-            feature = _resize(feature, size)
+            feature = resize_bilinear(feature, size)
         share = F.conv2d(feature, weight, bias)
-        return _resize(share, size) if reduction > OUTPUT_REDUCTION else share
-
-
-def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        return resize_bilinear(share, size) if reduction > OUTPUT_REDUCTION else share

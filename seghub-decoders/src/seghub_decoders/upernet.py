@@ -31,6 +31,7 @@ from ._blocks import (
     check_features,
     format_reductions,
     init_like_smp,
+    resize_bilinear,
 )
 
 __all__ = ["UPerNetParams", "UPerNetDecoder"]
@@ -46,10 +47,6 @@ class UPerNetParams(DecoderParams):
         256, description="Channels of the pyramid pooling, FPN and fusion blocks, and of the output."
     )
     decoder_use_norm: NormOption = "batchnorm"
-
-
-def _resize(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
-    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
 
 
 class PSPModule(nn.Module):
@@ -74,7 +71,7 @@ class PSPModule(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         size = x.shape[-2:]
-        pooled = [_resize(block(x), size) for block in self.blocks]
+        pooled = [resize_bilinear(block(x), size) for block in self.blocks]
         return self.out_conv(torch.cat([x, *pooled], dim=1))
 
 
@@ -89,7 +86,7 @@ class FPNLateralBlock(nn.Module):
 
     def forward(self, coarser: torch.Tensor, lateral: torch.Tensor) -> torch.Tensor:
         lateral = self.conv_norm_relu(lateral)
-        return _resize(coarser, lateral.shape[-2:]) + lateral
+        return resize_bilinear(coarser, lateral.shape[-2:]) + lateral
 
 
 class UPerNetDecoder(GradCheckpointing, nn.Module):
@@ -133,7 +130,6 @@ class UPerNetDecoder(GradCheckpointing, nn.Module):
         self.fusion_block = ConvNormReLU(
             (len(lateral_channels) + 1) * width, width, 3, padding=1, use_norm=norm
         )
-        self._width = width
         self.out_channels: int = width
         self.reduction: int = reductions[self._first]
         init_like_smp(self)
@@ -148,20 +144,16 @@ class UPerNetDecoder(GradCheckpointing, nn.Module):
         size = (levels[0].shape[-2], levels[0].shape[-1])
         conv = self.fusion_block[0]
         fused: torch.Tensor | None = None
-        for i, (level, weight) in enumerate(zip(levels, conv.weight.split(self._width, dim=1))):
+        for i, (level, weight) in enumerate(zip(levels, conv.weight.split(self.out_channels, dim=1))):
             share = self.checkpointed(self._fusion_share, level, weight, size if i > 0 else None)
             fused = share if fused is None else fused + share
         assert fused is not None
         if conv.bias is not None:
             fused = fused + conv.bias[:, None, None]
-        return self.checkpointed(self._normalize, fused)
+        return self.checkpointed(self.fusion_block.normalize, fused)
 
     def _fusion_share(self, level: torch.Tensor, weight: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor:
         """One level's term of the fusion convolution, upsampled to ``size`` first when given."""
         if size is not None:
-            level = _resize(level, size)
+            level = resize_bilinear(level, size)
         return F.conv2d(level, weight, padding=1)
-
-    def _normalize(self, fused: torch.Tensor) -> torch.Tensor:
-        _, norm, activation = self.fusion_block
-        return activation(norm(fused))
