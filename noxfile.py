@@ -1,4 +1,4 @@
-"""Developer sessions: ``nox -s tests example_plugin`` (what CI runs) and ``nox -s demo`` (the main job)."""
+"""Developer sessions: ``nox -s tests`` (what CI runs) and ``nox -s demo`` (the main job)."""
 
 from __future__ import annotations
 
@@ -29,12 +29,29 @@ def _install_seghub(session: nox.Session) -> None:
     session.install(*PACKAGES)
 
 
+def _test_example_plugin(session: nox.Session) -> None:
+    """Build the example third-party plugin as a wheel, install it (not editable) next to the four
+    packages, run its own tests, then check that seghub's CLI and decoders use it."""
+    wheels = Path(session.create_tmp()) / "example-wheel"
+    shutil.rmtree(wheels, ignore_errors=True)
+    session.run("python", "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), EXAMPLE)
+    session.install(*(str(wheel) for wheel in wheels.glob("*.whl")))
+    session.run("pytest", f"{EXAMPLE}/tests", "-q", *session.posargs)
+    session.run("pytest", "tests/integration/test_example_plugin.py", "-q", *session.posargs)
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Install the four packages (not editable) and the test-only dependencies; run pytest."""
+    """Install the four packages (not editable) and the test-only dependencies; run pytest on the
+    suite, then install the example plugin into the same virtualenv and test it there.
+
+    One virtualenv serves both: PyTorch's CUDA build takes 5.5 GB, and CI machines may not hold
+    two. The suite runs before the example plugin is installed, so it sees only seghub's own
+    plugins."""
     _install_seghub(session)
     session.install(*TEST_DEPS)
     session.run("pytest", "tests", "-q", *session.posargs)
+    _test_example_plugin(session)
 
 
 @nox.session
@@ -56,13 +73,7 @@ def benchmarks(session: nox.Session) -> None:
 
 @nox.session
 def example_plugin(session: nox.Session) -> None:
-    """Build the example third-party plugin as a wheel, install it (not editable) next to the four
-    packages, run its own tests, then check that seghub's CLI and decoders use it."""
+    """Only the example plugin's part of ``tests``, in a virtualenv of its own."""
     _install_seghub(session)
     session.install("pytest>=8")
-    wheels = Path(session.create_tmp()) / "example-wheel"
-    shutil.rmtree(wheels, ignore_errors=True)
-    session.run("python", "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), EXAMPLE)
-    session.install(*(str(wheel) for wheel in wheels.glob("*.whl")))
-    session.run("pytest", f"{EXAMPLE}/tests", "-q", *session.posargs)
-    session.run("pytest", "tests/integration/test_example_plugin.py", "-q", *session.posargs)
+    _test_example_plugin(session)

@@ -1,6 +1,7 @@
 """The example third-party plugin, installed from its wheel, next to seghub's own packages.
 
-Run by ``nox -s example_plugin``, which builds and installs the wheel; skipped elsewhere.
+Run by ``nox -s tests`` (and ``nox -s example_plugin``) after the suite, once the wheel is built and
+installed; skipped in the suite's own run, which sees only seghub's plugins.
 """
 
 from __future__ import annotations
