@@ -16,7 +16,7 @@ import torch
 import seghub
 
 example = pytest.importorskip(
-    "seghub_example_encoder", reason="the example plugin is not installed (nox -s example_plugin installs it)"
+    "seghub_example_encoder", reason="the example plugin is not installed (nox -s tests installs it after the suite)"
 )
 
 REPO = Path(__file__).resolve().parents[2]
