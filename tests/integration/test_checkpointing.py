@@ -34,13 +34,7 @@ TIMM_CASES = [
 ]
 SIDE = {"pan": 128}  # PAN's pyramid attention needs its coarsest feature to be at least 8x8
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

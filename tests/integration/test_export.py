@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +37,8 @@ RESNET = "resnet18"
 MIN_SIDE = {"pan": 128}
 DEFAULT_MIN_SIDE = 64
 ATOL = RTOL = 1e-4
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _timm_encoder(architecture: str) -> str:
@@ -66,15 +67,6 @@ class Case:
         if self.program is None:
             self.program = torch.export.export(self.model, (self.inputs[0],), dynamic_shapes=self.dynamic_shapes)
         return self.program
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Tracing is Python-bound; one thread avoids fighting over busy cores for the small convs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _calibrate(model: torch.nn.Module, x: torch.Tensor) -> None:
