@@ -16,7 +16,7 @@ import torch
 from seghub._cli import main
 from seghub._demo import mean_iou, run_demo
 from seghub._png import write_png
-from seghub._shapes import shapes_batch
+from seghub.data.shapes import shapes_batch
 
 # default demo: 32 px images shown 4x, 4 rows of 3 cells with 4 px gaps
 GRID_32 = (3 * 128 + 4 * 4, 4 * 128 + 5 * 4)

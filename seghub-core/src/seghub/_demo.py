@@ -23,7 +23,7 @@ from torch import nn
 
 from ._builder import build_model, validate_spec
 from ._png import write_png
-from ._shapes import SHAPE_NAMES, shapes_batch
+from .data.shapes import SHAPE_NAMES, shapes_batch
 from ._spec import ModelSpec
 
 __all__ = ["DemoResult", "default_spec", "demo_spec", "mean_iou", "print_demo", "run_demo", "write_grid"]
