@@ -13,16 +13,17 @@ import fnmatch
 import os
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import importlib_metadata
 import pluggy
 
-from . import _hookspecs
-from ._hookspecs import PLUGIN_API_VERSION, PROJECT_NAME
-from ._registry import DecoderEntry, EncoderEntry, EncoderFamily, PluginInfo, Registry
-from .errors import PluginConflictError, PluginError, UnknownNameError
+from ..errors import PluginConflictError, PluginError, UnknownNameError
+from . import hookspecs
+from ._entries import DecoderEntry, EncoderEntry, EncoderFamily, PluginInfo
+from ._registry import Registry
+from .hookspecs import PLUGIN_API_VERSION, PROJECT_NAME
 
 __all__ = [
     "PluginHub",
@@ -48,7 +49,7 @@ class _Loaded:
     """One plugin: its status and, when it loaded, what it registered."""
 
     info: PluginInfo
-    registry: Registry = field(default_factory=Registry)
+    registry: Registry
 
 
 class PluginHub:
@@ -63,7 +64,7 @@ class PluginHub:
     @staticmethod
     def _new_manager() -> pluggy.PluginManager:
         manager = pluggy.PluginManager(PROJECT_NAME)
-        manager.add_hookspecs(_hookspecs)
+        manager.add_hookspecs(hookspecs)
         return manager
 
     # -- discovery ---------------------------------------------------------------------------
@@ -95,7 +96,8 @@ class PluginHub:
                 self._fail(info, f"entry point name {ep.name!r} is already used by {other.label}")
                 continue
             if {_normalize(ep.name), _normalize(info.label)} & disabled:
-                self._plugins[ep.name] = _Loaded(replace(info, status="disabled", reason=f"listed in {DISABLE_ENV}"))
+                disabled_info = replace(info, status="disabled", reason=f"listed in {DISABLE_ENV}")
+                self._plugins[ep.name] = _Loaded(disabled_info, Registry(disabled_info))
                 continue
             try:
                 module = ep.load()
@@ -106,7 +108,7 @@ class PluginHub:
 
     def _fail(self, info: PluginInfo, reason: str) -> None:
         failed = replace(info, status="failed", reason=reason)
-        self._plugins[info.name] = _Loaded(failed)
+        self._plugins[info.name] = _Loaded(failed, Registry(failed))
         if os.environ.get(STRICT_ENV, "") not in ("", "0"):
             raise PluginError(f"plugin {info.label!r} ({info.name}) failed: {reason} [{STRICT_ENV} is set]")
 
@@ -124,8 +126,7 @@ class PluginHub:
         except Exception as exc:  # pluggy rejects malformed hook implementations
             self._fail(info, f"invalid hook implementation: {exc}")
             return self._plugins[info.name].info
-        loaded = _Loaded(info)
-        loaded.registry._plugin = info
+        loaded = _Loaded(info, Registry(info))
         try:
             for hook in (self._manager.hook.seghub_register_encoders, self._manager.hook.seghub_register_decoders):
                 for impl in hook.get_hookimpls():
@@ -200,6 +201,19 @@ class PluginHub:
         candidates = [d for plugin in self._ok() for d in plugin.registry.decoders if d.name == key]
         return self._pick("decoder", name, candidates, provider, lambda: [d.name for d in self.decoders()])
 
+    def constructor(self, name: str) -> DecoderEntry | None:
+        """The decoder whose smp-style constructor is called ``name`` (``"Unet"``), or None.
+
+        Two plugins registering constructors of one name is an error naming both."""
+        found = [d for plugin in self._ok() for d in plugin.registry.decoders if d.constructor_name == name]
+        if len(found) > 1:
+            labels = ", ".join(sorted(f"{d.plugin.label} (decoder {d.name!r})" for d in found))
+            raise PluginConflictError(
+                f"constructor {name!r} is registered by several plugins: {labels}; use "
+                "seghub.create_model(<decoder name>, ...) with a provider, or build from a spec with decoder.provider"
+            )
+        return found[0] if found else None
+
     def _pick(self, kind: str, name: str, candidates: list[Any], provider: str | None, known: Any) -> Any:
         if provider is not None:
             chosen = [c for c in candidates if _provided_by(c.plugin, provider)]
@@ -267,10 +281,7 @@ def _family_members(family: EncoderFamily, pattern: str | None) -> list[EncoderE
     for prefix in (family.prefix, *family.aliases):
         if pattern.startswith(prefix):
             rest = pattern[len(prefix):] or "*"
-            return [
-                EncoderEntry(name, family.factory, family.params, family.weights, family.description, family.plugin)
-                for name in family.names(rest)
-            ]
+            return [family.member(name[len(family.prefix):]) for name in family.names(rest)]
     return []
 
 

@@ -19,6 +19,8 @@ import pluggy
 if TYPE_CHECKING:
     from ._registry import Registry
 
+__all__ = ["PROJECT_NAME", "PLUGIN_API_VERSION", "hookspec", "hookimpl", "seghub_register_encoders", "seghub_register_decoders"]
+
 PROJECT_NAME = "seghub"
 PLUGIN_API_VERSION = 1
 """The plugin-API version this seghub speaks; plugins declare theirs as ``SEGHUB_PLUGIN_API``."""
