@@ -21,7 +21,8 @@ from typing import Any, TextIO
 import torch
 from torch import nn
 
-from ._builder import build_model, validate_spec
+from ._model import build_model
+from ._validation import validate_spec
 from ._png import write_png
 from .data.shapes import SHAPE_NAMES, shapes_batch
 from ._spec import ModelSpec
