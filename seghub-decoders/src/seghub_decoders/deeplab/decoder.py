@@ -8,51 +8,18 @@ The encoder's output stride (8 or 16, reached with dilation) is the spec's
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, StrictBool
 from seghub.checkpointing import GradCheckpointing
 from torch import nn
 
-from ._blocks import DecoderParams, Dropout, check_features, format_reductions
+from .._levels import check_features, format_reductions
 
-__all__ = [
-    "DeepLabV3Params",
-    "DeepLabV3PlusParams",
-    "DeepLabV3Decoder",
-    "DeepLabV3PlusDecoder",
-    "ASPP",
-    "SeparableConv2d",
-]
-
-Positive = Annotated[int, Field(strict=True, gt=0)]
-AtrousRates = tuple[Positive, Positive, Positive]
+__all__ = ["DeepLabV3Decoder", "DeepLabV3PlusDecoder", "ASPP", "SeparableConv2d"]
 
 HIGHRES_CHANNELS = 48
 """Channels the DeepLabV3+ skip at reduction 4 is projected to (the paper's choice)."""
-
-
-class DeepLabV3Params(DecoderParams):
-    """Options of the DeepLabV3 decoder (smp's names and defaults)."""
-
-    decoder_channels: Positive = Field(256, description="Channels of the ASPP branches and of the output.")
-    decoder_atrous_rates: AtrousRates = Field(
-        (12, 24, 36), description="Dilation rates of the three atrous ASPP branches."
-    )
-    decoder_aspp_separable: StrictBool = Field(
-        False, description="Use depthwise-separable convolutions in the atrous ASPP branches."
-    )
-    decoder_aspp_dropout: Dropout = 0.5
-
-
-class DeepLabV3PlusParams(DeepLabV3Params):
-    """Options of the DeepLabV3+ decoder; as DeepLabV3 but separable ASPP by default."""
-
-    decoder_aspp_separable: StrictBool = Field(
-        True, description="Use depthwise-separable convolutions in the atrous ASPP branches."
-    )
 
 
 def _conv_bn_relu(conv: nn.Module, channels: int) -> list[nn.Module]:
@@ -145,17 +112,6 @@ class ASPP(nn.Module):
         return self.project(torch.cat([branch(x) for branch in self.convs], dim=1))
 
 
-def _aspp(in_channels: int, params: DeepLabV3Params) -> ASPP:
-    """The ASPP module ``params`` describe, over a feature with ``in_channels`` channels."""
-    return ASPP(
-        in_channels,
-        params.decoder_channels,
-        params.decoder_atrous_rates,
-        separable=params.decoder_aspp_separable,
-        dropout=params.decoder_aspp_dropout,
-    )
-
-
 class DeepLabV3Decoder(GradCheckpointing, nn.Module):
     """DeepLabV3: ASPP and a 3x3 conv-BN-ReLU on the coarsest encoder feature.
 
@@ -170,21 +126,17 @@ class DeepLabV3Decoder(GradCheckpointing, nn.Module):
         *,
         encoder_channels: Sequence[int],
         encoder_reductions: Sequence[int],
-        decoder_channels: int = 256,
-        decoder_atrous_rates: Sequence[int] = (12, 24, 36),
-        decoder_aspp_separable: bool = False,
-        decoder_aspp_dropout: float = 0.5,
+        decoder_channels: int,
+        decoder_atrous_rates: Sequence[int],
+        decoder_aspp_separable: bool,
+        decoder_aspp_dropout: float,
     ) -> None:
         super().__init__()
-        params = DeepLabV3Params(
-            decoder_channels=decoder_channels,
-            decoder_atrous_rates=decoder_atrous_rates,
-            decoder_aspp_separable=decoder_aspp_separable,
-            decoder_aspp_dropout=decoder_aspp_dropout,
-        )
         channels, reductions = check_features("DeepLabV3", encoder_channels, encoder_reductions)
-        width = params.decoder_channels
-        self.aspp = _aspp(channels[-1], params)
+        width = decoder_channels
+        self.aspp = ASPP(
+            channels[-1], width, decoder_atrous_rates, separable=decoder_aspp_separable, dropout=decoder_aspp_dropout
+        )
         self.conv = nn.Conv2d(width, width, kernel_size=3, padding=1, bias=False)
         self.bn = nn.BatchNorm2d(width)
         self.relu = nn.ReLU()
@@ -209,18 +161,12 @@ class DeepLabV3PlusDecoder(GradCheckpointing, nn.Module):
         *,
         encoder_channels: Sequence[int],
         encoder_reductions: Sequence[int],
-        decoder_channels: int = 256,
-        decoder_atrous_rates: Sequence[int] = (12, 24, 36),
-        decoder_aspp_separable: bool = True,
-        decoder_aspp_dropout: float = 0.5,
+        decoder_channels: int,
+        decoder_atrous_rates: Sequence[int],
+        decoder_aspp_separable: bool,
+        decoder_aspp_dropout: float,
     ) -> None:
         super().__init__()
-        params = DeepLabV3PlusParams(
-            decoder_channels=decoder_channels,
-            decoder_atrous_rates=decoder_atrous_rates,
-            decoder_aspp_separable=decoder_aspp_separable,
-            decoder_aspp_dropout=decoder_aspp_dropout,
-        )
         channels, reductions = check_features("DeepLabV3+", encoder_channels, encoder_reductions)
         if 4 not in reductions:
             raise ValueError(
@@ -234,9 +180,12 @@ class DeepLabV3PlusDecoder(GradCheckpointing, nn.Module):
                 f"{format_reductions(reductions)}"
             )
         self._skip_index = reductions.index(4)
-        width = params.decoder_channels
+        width = decoder_channels
         self.aspp = nn.Sequential(
-            _aspp(channels[-1], params),
+            ASPP(
+                channels[-1], width, decoder_atrous_rates, separable=decoder_aspp_separable,
+                dropout=decoder_aspp_dropout,
+            ),
             *_conv_bn_relu(SeparableConv2d(width, width, 3, padding=1, bias=False), width),
         )
         self.block1 = nn.Sequential(

@@ -22,43 +22,19 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
-from typing import Annotated, Literal
-
 import torch
 import torch.nn.functional as F
-from pydantic import AfterValidator, Field, PositiveInt
 from seghub.checkpointing import GradCheckpointing
 from torch import nn
 
-from ._blocks import ByteMaskDropout, DecoderParams, check_features, format_reductions, init_like_smp
+from .._init import init_like_smp
+from .._layers import ByteMaskDropout
+from .._levels import check_features, format_reductions
 
-__all__ = ["DPTParams", "DPTDecoder", "convert_smp_state_dict"]
+__all__ = ["DPTDecoder", "convert_smp_state_dict"]
 
 OUTPUT_REDUCTION = 2
 HEAD_DROPOUT = 0.1
-
-
-def _non_empty(value: tuple[int, ...]) -> tuple[int, ...]:
-    if not value:
-        raise ValueError("needs one entry per encoder feature")
-    return value
-
-
-class DPTParams(DecoderParams):
-    """Options of the DPT decoder (smp's names and defaults)."""
-
-    decoder_readout: Literal["ignore", "add", "cat"] = Field(
-        "cat",
-        description="How the ViT's prefix (class) token enters each feature: 'cat' concatenates the "
-        "first one and projects back (linear + GELU), 'add' adds their mean, 'ignore' drops them.",
-    )
-    decoder_intermediate_channels: Annotated[tuple[PositiveInt, ...], AfterValidator(_non_empty)] = Field(
-        (256, 512, 1024, 1024),
-        description="Channels of each reassembled feature, fine to coarse; one per encoder feature.",
-    )
-    decoder_fusion_channels: Annotated[int, Field(strict=True, gt=0)] = Field(
-        256, description="Channels every feature is projected to before fusion, and of the output."
-    )
 
 
 # --------------------------------------------------------------------------- readout
@@ -185,19 +161,14 @@ class DPTDecoder(GradCheckpointing, nn.Module):
         *,
         encoder_channels: Sequence[int],
         encoder_reductions: Sequence[int],
-        decoder_readout: Literal["ignore", "add", "cat"] = "cat",
-        decoder_intermediate_channels: Sequence[int] = (256, 512, 1024, 1024),
-        decoder_fusion_channels: int = 256,
+        decoder_readout: str,
+        decoder_intermediate_channels: Sequence[int],
+        decoder_fusion_channels: int,
         encoder_prefix_tokens: int = 0,
     ) -> None:
         super().__init__()
-        params = DPTParams(
-            decoder_readout=decoder_readout,
-            decoder_intermediate_channels=tuple(decoder_intermediate_channels),
-            decoder_fusion_channels=decoder_fusion_channels,
-        )
         channels, reductions = check_features("DPT", encoder_channels, encoder_reductions)
-        intermediate = params.decoder_intermediate_channels
+        intermediate = tuple(decoder_intermediate_channels)
         if len(intermediate) != len(channels):
             raise ValueError(
                 f"DPT: decoder_intermediate_channels has {len(intermediate)} entries {intermediate} but the "
@@ -205,7 +176,7 @@ class DPTDecoder(GradCheckpointing, nn.Module):
                 "per feature, fine to coarse, or change the encoder depth"
             )
         factors = _reassemble_factors(reductions)
-        self._readout = params.decoder_readout
+        self._readout = decoder_readout
         self._with_tokens = encoder_prefix_tokens > 0
         if self._readout != "ignore" and not self._with_tokens:
             warnings.warn(
@@ -214,7 +185,7 @@ class DPTDecoder(GradCheckpointing, nn.Module):
                 UserWarning,
                 stacklevel=2,
             )
-        width = params.decoder_fusion_channels
+        width = decoder_fusion_channels
         self.projection_blocks = nn.ModuleList(self._readout_block(c) for c in channels)
         self.reassemble_blocks = nn.ModuleList(
             _Reassemble(c, mid, width, f) for c, mid, f in zip(channels, intermediate, factors)

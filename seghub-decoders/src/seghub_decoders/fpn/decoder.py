@@ -4,57 +4,19 @@ smp 0.6 options and state-dict layout."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Literal
-
 import torch
 import torch.nn.functional as F
-from pydantic import Field, PositiveInt, field_validator
 from seghub.checkpointing import GradCheckpointing
 from torch import nn
 
-from ._blocks import (
-    DecoderParams,
-    Dropout,
-    InterpolationMode,
-    check_features,
-    format_reductions,
-    init_like_smp,
-    is_power_of_two,
-    resize_to,
-)
+from .._init import init_like_smp
+from .._layers import resize_to
+from .._levels import check_features, format_reductions, is_power_of_two
+from .params import GN_GROUPS
 
-__all__ = ["FPNParams", "FPNDecoder", "GN_GROUPS"]
-
-GN_GROUPS = 32
-"""Groups of the GroupNorm in the segmentation branches (fixed, as in smp)."""
+__all__ = ["FPNDecoder"]
 
 PYRAMID_LEVELS = 4
-
-
-class FPNParams(DecoderParams):
-    """Options of the FPN decoder (smp 0.6 ``FPN`` names and defaults)."""
-
-    decoder_pyramid_channels: PositiveInt = Field(default=256, description="Channels of the pyramid maps P2-P5.")
-    decoder_segmentation_channels: Annotated[
-        PositiveInt,
-        Field(description="Channels of each segmentation branch; a multiple of 32 (GroupNorm with 32 groups)."),
-    ] = 128
-    decoder_merge_policy: Literal["add", "cat"] = Field(
-        default="add",
-        description="How the four branches merge: 'add' (out = segmentation channels) or 'cat' (4x).",
-    )
-    decoder_dropout: Dropout = 0.2
-    decoder_interpolation: InterpolationMode = Field(
-        default="nearest", description="Upsampling mode of the top-down pathway."
-    )
-
-    @field_validator("decoder_segmentation_channels")
-    @classmethod
-    def _multiple_of_groups(cls, value: int) -> int:
-        if value % GN_GROUPS:
-            raise ValueError(f"must be a multiple of {GN_GROUPS} (GroupNorm with {GN_GROUPS} groups), got {value}")
-        return value
-
 
 class _Conv3x3GNReLU(nn.Module):
     """3x3 conv -> GroupNorm(32) -> ReLU, then optionally bilinear x2."""
@@ -118,11 +80,11 @@ class FPNDecoder(GradCheckpointing, nn.Module):
         *,
         encoder_channels: Sequence[int],
         encoder_reductions: Sequence[int],
-        decoder_pyramid_channels: int = 256,
-        decoder_segmentation_channels: int = 128,
-        decoder_merge_policy: str = "add",
-        decoder_dropout: float = 0.2,
-        decoder_interpolation: str = "nearest",
+        decoder_pyramid_channels: int,
+        decoder_segmentation_channels: int,
+        decoder_merge_policy: str,
+        decoder_dropout: float,
+        decoder_interpolation: str,
     ) -> None:
         super().__init__()
         channels, reductions = check_features("fpn", encoder_channels, encoder_reductions)
@@ -130,12 +92,6 @@ class FPNDecoder(GradCheckpointing, nn.Module):
             raise ValueError(
                 f"fpn builds a {PYRAMID_LEVELS}-level pyramid and needs at least {PYRAMID_LEVELS} encoder features; "
                 f"the encoder gives {len(channels)} (reductions {format_reductions(reductions)}); use encoder depth >= 4"
-            )
-        if decoder_merge_policy not in ("add", "cat"):
-            raise ValueError(f"decoder_merge_policy must be 'add' or 'cat', got {decoder_merge_policy!r}")
-        if decoder_segmentation_channels % GN_GROUPS:
-            raise ValueError(
-                f"decoder_segmentation_channels must be a multiple of {GN_GROUPS}, got {decoder_segmentation_channels}"
             )
         c2, c3, c4, c5 = channels[-PYRAMID_LEVELS:]
         used = reductions[-PYRAMID_LEVELS:]

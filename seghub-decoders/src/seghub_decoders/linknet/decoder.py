@@ -10,18 +10,15 @@ import torch
 from seghub.checkpointing import GradCheckpointing
 from torch import nn
 
-from ._blocks import ConvNormReLU, DecoderParams, NormOption, SkipLevels, init_like_smp, make_norm
+from .._init import init_like_smp
+from .._layers import ConvNormReLU
+from .._levels import SkipLevels
+from .._norms import make_norm
 
-__all__ = ["LinknetParams", "LinknetDecoder", "LinknetBlock", "PREFINAL_CHANNELS"]
+__all__ = ["LinknetDecoder", "LinknetBlock", "PREFINAL_CHANNELS"]
 
 PREFINAL_CHANNELS = 32
 """Channels of the last block's output (fixed in smp's Linknet)."""
-
-
-class LinknetParams(DecoderParams):
-    """Options of the LinkNet decoder (smp 0.6 ``Linknet`` names and defaults)."""
-
-    decoder_use_norm: NormOption = "batchnorm"
 
 
 class _TransposeUp(nn.Sequential):
@@ -72,7 +69,7 @@ class LinknetDecoder(GradCheckpointing, nn.Module):
         *,
         encoder_channels: Sequence[int],
         encoder_reductions: Sequence[int],
-        decoder_use_norm: Any = "batchnorm",
+        decoder_use_norm: Any,
     ) -> None:
         super().__init__()
         self.levels = SkipLevels("linknet", encoder_channels, encoder_reductions, strict_doubling=True)

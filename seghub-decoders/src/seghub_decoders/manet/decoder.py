@@ -7,29 +7,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from pydantic import Field, PositiveInt
 from seghub.checkpointing import GradCheckpointing
 from torch import nn
 
-from ._blocks import (
-    ConvNormReLU,
-    InterpolationMode,
-    SkipLevels,
-    init_like_smp,
-    resize_to,
-)
-from .unet import DEFAULT_DECODER_CHANNELS, BlockChannelsParams, fit_decoder_channels
+from .._init import init_like_smp
+from .._layers import ConvNormReLU, resize_to
+from .._levels import SkipLevels
+from ..unet.decoder import fit_decoder_channels
 
-__all__ = ["MAnetParams", "MAnetDecoder", "PositionAttentionBlock", "FusionAttentionBlock", "PlainBlock"]
-
-
-class MAnetParams(BlockChannelsParams):
-    """Options of the MA-Net decoder (smp 0.6 ``MAnet`` names and defaults)."""
-
-    decoder_pab_channels: PositiveInt = Field(
-        default=64, description="Channels of the query/key projections in the position attention block."
-    )
-    decoder_interpolation: InterpolationMode = "nearest"
+__all__ = ["MAnetDecoder", "PositionAttentionBlock", "FusionAttentionBlock", "PlainBlock"]
 
 
 class PositionAttentionBlock(nn.Module):
@@ -140,10 +126,10 @@ class MAnetDecoder(GradCheckpointing, nn.Module):
         *,
         encoder_channels: Sequence[int],
         encoder_reductions: Sequence[int],
-        decoder_channels: Sequence[int] = DEFAULT_DECODER_CHANNELS,
-        decoder_use_norm: Any = "batchnorm",
-        decoder_pab_channels: int = 64,
-        decoder_interpolation: str = "nearest",
+        decoder_channels: Sequence[int],
+        decoder_use_norm: Any,
+        decoder_pab_channels: int,
+        decoder_interpolation: str,
     ) -> None:
         super().__init__()
         self.levels = SkipLevels("manet", encoder_channels, encoder_reductions)

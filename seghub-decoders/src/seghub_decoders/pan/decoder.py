@@ -8,30 +8,19 @@ segmentation_models_pytorch 0.6 (``fpa.*``, ``gau1`` at the finest level, ``gau2
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
-
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from seghub.checkpointing import GradCheckpointing
 from seghub.errors import InputShapeError
 from torch import nn
 
-from ._blocks import DecoderParams, InterpolationMode, check_features, format_reductions, init_like_smp
+from .._init import init_like_smp
+from .._levels import check_features, format_reductions
 
-__all__ = ["PANParams", "PANDecoder"]
+__all__ = ["PANDecoder", "MIN_FPA_SIZE"]
 
 MIN_FPA_SIZE = 8
 """FPA halves the coarsest feature three times, so it needs at least 8 pixels per side."""
-
-
-class PANParams(DecoderParams):
-    """Options of the PAN decoder (smp's names and defaults)."""
-
-    decoder_channels: Annotated[int, Field(strict=True, gt=0)] = Field(
-        32, description="Channels of the FPA and GAU blocks and of the output."
-    )
-    decoder_interpolation: InterpolationMode = "bilinear"
 
 
 def _align_corners(mode: str) -> bool | None:
@@ -124,11 +113,10 @@ class PANDecoder(GradCheckpointing, nn.Module):
         *,
         encoder_channels: Sequence[int],
         encoder_reductions: Sequence[int],
-        decoder_channels: int = 32,
-        decoder_interpolation: str = "bilinear",
+        decoder_channels: int,
+        decoder_interpolation: str,
     ) -> None:
         super().__init__()
-        params = PANParams(decoder_channels=decoder_channels, decoder_interpolation=decoder_interpolation)
         channels, reductions = check_features("PAN", encoder_channels, encoder_reductions)
         used = [i for i, r in enumerate(reductions) if r >= 4]
         if len(used) < 2:
@@ -138,11 +126,11 @@ class PANDecoder(GradCheckpointing, nn.Module):
                 f"the encoder's reductions are {format_reductions(reductions)}"
             )
         self._first = used[0]
-        width = params.decoder_channels
+        width = decoder_channels
         self.fpa = FPABlock(channels[-1], width)
         # gau1 sits at the finest used feature, gau2 one level coarser, ...
         for level, index in enumerate(used[:-1], start=1):
-            self.add_module(f"gau{level}", GAUBlock(channels[index], width, params.decoder_interpolation))
+            self.add_module(f"gau{level}", GAUBlock(channels[index], width, decoder_interpolation))
         self._num_gau = len(used) - 1
         self.out_channels: int = width
         self.reduction: int = reductions[self._first]

@@ -7,28 +7,17 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, PositiveInt
 from seghub.checkpointing import GradCheckpointing
 from torch import nn
 
-from ._blocks import AdaptiveAvgPool2d, ConvNormReLU, DecoderParams, Dropout, NormOption, check_features, init_like_smp
+from .._init import init_like_smp
+from .._layers import AdaptiveAvgPool2d, ConvNormReLU
+from .._levels import check_features
 
-__all__ = ["PSPNetParams", "PSPDecoder", "POOL_SIZES"]
+__all__ = ["PSPDecoder", "POOL_SIZES"]
 
 POOL_SIZES: tuple[int, ...] = (1, 2, 3, 6)
 """Output sizes of the pyramid pooling branches (fixed, as in smp)."""
-
-
-class PSPNetParams(DecoderParams):
-    """Options of the PSPNet decoder (smp 0.6 ``PSPNet`` names and defaults).
-
-    smp 0.6 replaced ``psp_use_batchnorm`` with ``decoder_use_norm``; the encoder depth defaults
-    to 3 for this decoder (set in the registry), as in smp.
-    """
-
-    decoder_use_norm: NormOption = "batchnorm"
-    psp_out_channels: PositiveInt = Field(default=512, description="Channels of the decoder output.")
-    psp_dropout: Dropout = 0.2
 
 
 class _PoolBranch(nn.Module):
@@ -72,9 +61,9 @@ class PSPDecoder(GradCheckpointing, nn.Module):
         *,
         encoder_channels: Sequence[int],
         encoder_reductions: Sequence[int],
-        decoder_use_norm: Any = "batchnorm",
-        psp_out_channels: int = 512,
-        psp_dropout: float = 0.2,
+        decoder_use_norm: Any,
+        psp_out_channels: int,
+        psp_dropout: float,
     ) -> None:
         super().__init__()
         channels, reductions = check_features("pspnet", encoder_channels, encoder_reductions)

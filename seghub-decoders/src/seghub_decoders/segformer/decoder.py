@@ -17,34 +17,18 @@ formulation up to float rounding (smp parity is tested).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
-
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from seghub.checkpointing import GradCheckpointing
 from torch import nn
 
-from ._blocks import (
-    ConvNormReLU,
-    DecoderParams,
-    check_features,
-    format_reductions,
-    init_like_smp,
-    resize_bilinear,
-)
+from .._init import init_like_smp
+from .._layers import ConvNormReLU, resize_bilinear
+from .._levels import check_features, format_reductions
 
-__all__ = ["SegformerParams", "SegformerDecoder"]
+__all__ = ["SegformerDecoder"]
 
 OUTPUT_REDUCTION = 4
-
-
-class SegformerParams(DecoderParams):
-    """Options of the SegFormer decoder (smp's names and defaults)."""
-
-    decoder_segmentation_channels: Annotated[int, Field(strict=True, gt=0)] = Field(
-        256, description="Channels of each per-feature MLP and of the fused output."
-    )
 
 
 class MLP(nn.Module):
@@ -76,17 +60,16 @@ class SegformerDecoder(GradCheckpointing, nn.Module):
         *,
         encoder_channels: Sequence[int],
         encoder_reductions: Sequence[int],
-        decoder_segmentation_channels: int = 256,
+        decoder_segmentation_channels: int,
     ) -> None:
         super().__init__()
-        params = SegformerParams(decoder_segmentation_channels=decoder_segmentation_channels)
         channels, reductions = check_features("Segformer", encoder_channels, encoder_reductions)
         if reductions[-1] < 8:
             raise ValueError(
                 "Segformer needs encoder features down to reduction 8 or coarser (smp: encoder "
                 f"depth >= 3); the encoder's reductions are {format_reductions(reductions)}"
             )
-        width = params.decoder_segmentation_channels
+        width = decoder_segmentation_channels
         self._first_reduction = reductions[0]
         self._reductions = reductions[::-1]  # in mlp_stage order
         self.mlp_stage = nn.ModuleList([MLP(c, width) for c in channels[::-1]])

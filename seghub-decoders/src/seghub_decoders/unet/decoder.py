@@ -6,34 +6,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from pydantic import Field
 from seghub.checkpointing import GradCheckpointing
 from torch import nn
 
-from ._blocks import (
-    Attention,
-    AttentionType,
-    ChannelList,
-    ConvNormReLU,
-    DecoderParams,
-    InterpolationMode,
-    NormOption,
-    SkipLevels,
-    init_like_smp,
-    resize_to,
-)
+from .._init import init_like_smp
+from .._layers import Attention, ConvNormReLU, resize_to
+from .._levels import SkipLevels
+from .params import DEFAULT_DECODER_CHANNELS
 
-__all__ = [
-    "BlockChannelsParams",
-    "UnetParams",
-    "UnetDecoder",
-    "UnetBlock",
-    "UnetCenterBlock",
-    "DEFAULT_DECODER_CHANNELS",
-    "fit_decoder_channels",
-]
-
-DEFAULT_DECODER_CHANNELS: tuple[int, ...] = (256, 128, 64, 32, 16)
+__all__ = ["UnetDecoder", "UnetBlock", "UnetCenterBlock", "fit_decoder_channels"]
 
 
 def fit_decoder_channels(levels: SkipLevels, decoder_channels: Sequence[int]) -> tuple[int, ...]:
@@ -46,31 +27,6 @@ def fit_decoder_channels(levels: SkipLevels, decoder_channels: Sequence[int]) ->
     if values == DEFAULT_DECODER_CHANNELS and levels.num_blocks < len(values):
         values = values[: levels.num_blocks]
     return levels.check_channels(values)
-
-
-class BlockChannelsParams(DecoderParams):
-    """The options U-Net, U-Net++ and MA-Net share: channels per decoder block and the norm."""
-
-    decoder_channels: ChannelList = Field(
-        default=DEFAULT_DECODER_CHANNELS,
-        description=(
-            "Output channels of each decoder block (U-Net++: of each top-row block), deepest "
-            "first: one per block, i.e. encoder depth (reductions starting at 4 still give 5 "
-            "blocks). The default is cut to the first n entries for shallower encoders."
-        ),
-    )
-    decoder_use_norm: NormOption = "batchnorm"
-
-
-class UnetParams(BlockChannelsParams):
-    """Options of the U-Net decoder (smp 0.6 ``Unet`` names and defaults)."""
-
-    decoder_attention_type: AttentionType = None
-    decoder_interpolation: InterpolationMode = "nearest"
-    decoder_add_center_block: bool = Field(
-        default=False,
-        description="Two 3x3 conv-norm-ReLU on the deepest feature before decoding (smp uses it for VGG encoders).",
-    )
 
 
 class UnetBlock(nn.Module):
@@ -130,11 +86,11 @@ class UnetDecoder(GradCheckpointing, nn.Module):
         *,
         encoder_channels: Sequence[int],
         encoder_reductions: Sequence[int],
-        decoder_channels: Sequence[int] = DEFAULT_DECODER_CHANNELS,
-        decoder_use_norm: Any = "batchnorm",
-        decoder_attention_type: str | None = None,
-        decoder_interpolation: str = "nearest",
-        decoder_add_center_block: bool = False,
+        decoder_channels: Sequence[int],
+        decoder_use_norm: Any,
+        decoder_attention_type: str | None,
+        decoder_interpolation: str,
+        decoder_add_center_block: bool,
     ) -> None:
         super().__init__()
         self.levels = SkipLevels("unet", encoder_channels, encoder_reductions)

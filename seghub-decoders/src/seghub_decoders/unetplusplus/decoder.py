@@ -9,25 +9,12 @@ import torch
 from seghub.checkpointing import GradCheckpointing
 from torch import nn
 
-from ._blocks import (
-    Attention,
-    AttentionType,
-    ConvNormReLU,
-    InterpolationMode,
-    SkipLevels,
-    init_like_smp,
-    resize_to,
-)
-from .unet import DEFAULT_DECODER_CHANNELS, BlockChannelsParams, fit_decoder_channels
+from .._init import init_like_smp
+from .._layers import Attention, ConvNormReLU, resize_to
+from .._levels import SkipLevels
+from ..unet.decoder import fit_decoder_channels
 
-__all__ = ["UnetPlusPlusParams", "UnetPlusPlusDecoder", "NestedBlock"]
-
-
-class UnetPlusPlusParams(BlockChannelsParams):
-    """Options of the U-Net++ decoder (smp 0.6 ``UnetPlusPlus`` names and defaults)."""
-
-    decoder_attention_type: AttentionType = None
-    decoder_interpolation: InterpolationMode = "nearest"
+__all__ = ["UnetPlusPlusDecoder", "NestedBlock"]
 
 
 class NestedBlock(nn.Module):
@@ -85,10 +72,10 @@ class UnetPlusPlusDecoder(GradCheckpointing, nn.Module):
         *,
         encoder_channels: Sequence[int],
         encoder_reductions: Sequence[int],
-        decoder_channels: Sequence[int] = DEFAULT_DECODER_CHANNELS,
-        decoder_use_norm: Any = "batchnorm",
-        decoder_attention_type: str | None = None,
-        decoder_interpolation: str = "nearest",
+        decoder_channels: Sequence[int],
+        decoder_use_norm: Any,
+        decoder_attention_type: str | None,
+        decoder_interpolation: str,
     ) -> None:
         super().__init__()
         self.levels = SkipLevels("unetplusplus", encoder_channels, encoder_reductions)

@@ -14,39 +14,22 @@ with checkpointing, keeping only the coarse levels for the backward pass.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from seghub.checkpointing import GradCheckpointing
 from torch import nn
 
-from ._blocks import (
-    AdaptiveAvgPool2d,
-    ConvNormReLU,
-    DecoderParams,
-    LayerNorm2d,
-    NormOption,
-    check_features,
-    format_reductions,
-    init_like_smp,
-    resize_bilinear,
-)
+from .._init import init_like_smp
+from .._layers import AdaptiveAvgPool2d, ConvNormReLU, resize_bilinear
+from .._levels import check_features, format_reductions
+from .._norms import LayerNorm2d
 
-__all__ = ["UPerNetParams", "UPerNetDecoder"]
+__all__ = ["UPerNetDecoder"]
 
 PSP_BINS = (1, 2, 3, 6)
 FEATURE_NORM_EPS = 1e-6
-
-
-class UPerNetParams(DecoderParams):
-    """Options of the UPerNet decoder (smp's names and defaults)."""
-
-    decoder_channels: Annotated[int, Field(strict=True, gt=0)] = Field(
-        256, description="Channels of the pyramid pooling, FPN and fusion blocks, and of the output."
-    )
-    decoder_use_norm: NormOption = "batchnorm"
 
 
 class PSPModule(nn.Module):
@@ -103,11 +86,10 @@ class UPerNetDecoder(GradCheckpointing, nn.Module):
         *,
         encoder_channels: Sequence[int],
         encoder_reductions: Sequence[int],
-        decoder_channels: int = 256,
-        decoder_use_norm: bool | str | dict[str, Any] = "batchnorm",
+        decoder_channels: int,
+        decoder_use_norm: bool | str | dict[str, Any],
     ) -> None:
         super().__init__()
-        params = UPerNetParams(decoder_channels=decoder_channels, decoder_use_norm=decoder_use_norm)
         channels, reductions = check_features("UPerNet", encoder_channels, encoder_reductions)
         used = [i for i, r in enumerate(reductions) if r >= 4]
         if len(used) < 2:
@@ -117,7 +99,7 @@ class UPerNetDecoder(GradCheckpointing, nn.Module):
                 f"encoder's reductions are {format_reductions(reductions)}"
             )
         self._first = used[0]
-        width, norm = params.decoder_channels, params.decoder_use_norm
+        width, norm = decoder_channels, decoder_use_norm
         used_channels = channels[self._first:]
         self.feature_norms = nn.ModuleList(LayerNorm2d(c, eps=FEATURE_NORM_EPS) for c in used_channels)
         self.psp = PSPModule(used_channels[-1], width, use_norm=norm)
