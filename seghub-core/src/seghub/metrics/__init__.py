@@ -5,11 +5,16 @@
 functions reduce them (``reduction``, ``class_weights``, ``zero_division``).
 
 For whole-dataset scores, :func:`confusion_matrix` counts a batch and
-:func:`confusion_matrix_scores` gives IoU, Dice and accuracy of summed counts.
+:func:`confusion_matrix_scores` gives IoU, Dice and accuracy of summed counts;
+:class:`ConfusionMatrixMetric` (a torchmetrics ``Metric``; ``pip install "seghub-core[metrics]"``)
+accumulates them over batches and processes. Importing this package needs torch, not torchmetrics.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes
 from ._confusion import SCORE_KEYS, confusion_matrix, confusion_matrix_scores
 from ._scores import (
     accuracy,
@@ -31,6 +36,9 @@ from ._scores import (
     specificity,
 )
 from ._stats import get_stats
+
+if TYPE_CHECKING:
+    from ._metric import ConfusionMatrixMetric
 
 __all__ = [
     "get_stats",
@@ -54,4 +62,9 @@ __all__ = [
     "confusion_matrix",
     "confusion_matrix_scores",
     "SCORE_KEYS",
+    "ConfusionMatrixMetric",
 ]
+
+# ConfusionMatrixMetric imports torchmetrics, so only on first use; without torchmetrics that
+# use raises ImportError naming the extra to install
+__getattr__, __dir__ = lazy_attributes(__name__, {"ConfusionMatrixMetric": "seghub.metrics._metric"})
