@@ -254,6 +254,8 @@ def test_update_checks_its_tensors() -> None:
     with pytest.raises(ValueError, match=r"target holds values \[7\] outside \[0, 3\)"):
         metric.update(torch.zeros(1, 3, 2, 2), torch.tensor([[[0, 7], [1, 2]]]))
     assert not metric.confmat.any()  # nothing counted from the refused batch
+    metric.update(torch.zeros(0, 3, 2, 2), torch.zeros(0, 2, 2, dtype=torch.long))  # an empty batch
+    assert not metric.confmat.any()
 
 
 IMPORTS = """

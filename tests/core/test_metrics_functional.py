@@ -64,8 +64,9 @@ def test_get_stats_multiclass_matches_smp(classes: int, shape: tuple[int, ...], 
 )
 def test_get_stats_binary_and_multilabel_match_smp(mode: str, channels: int, kind: str, threshold: float | None) -> None:
     g = torch.Generator().manual_seed(channels)
-    output = torch.rand(4, channels, 5, 6, generator=g)
-    target = torch.randint(0, 2, (4, channels, 5, 6), generator=g)
+    # 17 x 19 = 323 pixels: one block of 255 counted bytewise and a remainder (see _counting._count)
+    output = torch.rand(3, channels, 17, 19, generator=g)
+    target = torch.randint(0, 2, (3, channels, 17, 19), generator=g)
     if kind != "float":
         output = output > 0.5
         output = output if kind == "bool" else output.long()
@@ -199,6 +200,16 @@ def test_labels_outside_the_classes_raise_where_smp_counts_them_as_true_negative
     with pytest.raises(ValueError, match=r"target holds values \[5\] outside \[0, 3\)"):
         metrics.get_stats(output, target, "multiclass", num_classes=3)
     assert smp_metrics.get_stats(output, target, "multiclass", num_classes=3)[3].tolist() == [[2, 2, 2]]
+
+
+def test_non_contiguous_and_empty_inputs() -> None:
+    g = torch.Generator().manual_seed(5)
+    output = torch.rand(2, 300, 3, generator=g).permute(0, 2, 1)  # (2, 3, 300), strided
+    target = torch.randint(0, 2, (2, 300, 3), generator=g).permute(0, 2, 1)
+    ours = metrics.get_stats(output, target, "multilabel", threshold=0.5)
+    assert_same_stats(ours, smp_metrics.get_stats(output.contiguous(), target.contiguous(), "multilabel", threshold=0.5))
+    empty = metrics.get_stats(torch.zeros(0, 4, 4, dtype=torch.long), torch.zeros(0, 4, 4, dtype=torch.long), "multiclass", num_classes=3)
+    assert all(s.shape == (0, 3) for s in empty)
 
 
 def test_predictions_where_the_target_is_ignored_may_be_anything() -> None:
