@@ -289,3 +289,24 @@ def test_counts_must_have_one_shape() -> None:
         metrics.f1_score(torch.ones(2, 3), torch.ones(2, 3), torch.ones(2, 2), torch.ones(2, 3), reduction="micro")
     with pytest.raises(ValueError, match=r"reduction='macro' takes \(N, C\) counts"):
         metrics.f1_score(*(torch.ones(3) for _ in range(4)), reduction="macro")
+
+
+def test_signatures_are_smps_positional_order_included():
+    """A drop-in: calls written for smp, positional arguments included, work unchanged."""
+    import inspect
+
+    import segmentation_models_pytorch.metrics as smp_metrics
+
+    import seghub.metrics as ours
+
+    for name in ("get_stats", "iou_score", "f1_score", "fbeta_score", "accuracy", "recall", "balanced_accuracy"):
+        theirs = inspect.signature(getattr(smp_metrics, name)).parameters
+        mine = inspect.signature(getattr(ours, name)).parameters
+        assert list(mine) == list(theirs), name
+        assert all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in mine.values()), name
+    output = torch.tensor([[[[0, 1], [2, 2]]]])
+    target = torch.tensor([[[[0, 1], [1, 2]]]])
+    stats = ours.get_stats(output[:, 0], target[:, 0], "multiclass", None, None, 3)
+    expected = smp_metrics.get_stats(output[:, 0], target[:, 0], "multiclass", None, None, 3)
+    assert all(torch.equal(a, b) for a, b in zip(stats, expected))
+    assert torch.allclose(ours.iou_score(*stats, "macro"), smp_metrics.iou_score(*expected, "macro"))

@@ -122,7 +122,7 @@ def _lr_minus(tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor) -> Tensor:
 
 @_documented
 def fbeta_score(
-    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor, *, beta: float = 1.0,
+    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor, beta: float = 1.0,
     reduction: str | None = None, class_weights: Weights = None, zero_division: float | str = 1.0,
 ) -> Tensor:
     """F-beta score: ``(1 + b²) tp / ((1 + b²) tp + b² fn + fp)``, recall weighted ``beta`` times."""
@@ -132,7 +132,7 @@ def fbeta_score(
 
 @_documented
 def f1_score(
-    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor, *,
+    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor,
     reduction: str | None = None, class_weights: Weights = None, zero_division: float | str = 1.0,
 ) -> Tensor:
     """F1 score (Dice coefficient): ``2 tp / (2 tp + fn + fp)``."""
@@ -142,7 +142,7 @@ def f1_score(
 
 @_documented
 def iou_score(
-    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor, *,
+    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor,
     reduction: str | None = None, class_weights: Weights = None, zero_division: float | str = 1.0,
 ) -> Tensor:
     """Intersection over union (Jaccard index): ``tp / (tp + fp + fn)``."""
@@ -152,7 +152,7 @@ def iou_score(
 
 @_documented
 def accuracy(
-    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor, *,
+    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor,
     reduction: str | None = None, class_weights: Weights = None, zero_division: float | str = 1.0,
 ) -> Tensor:
     """Accuracy: ``(tp + tn) / (tp + fp + fn + tn)``."""
@@ -162,7 +162,7 @@ def accuracy(
 
 @_documented
 def sensitivity(
-    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor, *,
+    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor,
     reduction: str | None = None, class_weights: Weights = None, zero_division: float | str = 1.0,
 ) -> Tensor:
     """Sensitivity, recall or true positive rate: ``tp / (tp + fn)``; also named ``recall``."""
@@ -172,7 +172,7 @@ def sensitivity(
 
 @_documented
 def specificity(
-    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor, *,
+    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor,
     reduction: str | None = None, class_weights: Weights = None, zero_division: float | str = 1.0,
 ) -> Tensor:
     """Specificity or true negative rate: ``tn / (tn + fp)``."""
@@ -182,7 +182,7 @@ def specificity(
 
 @_documented
 def balanced_accuracy(
-    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor, *,
+    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor,
     reduction: str | None = None, class_weights: Weights = None, zero_division: float | str = 1.0,
 ) -> Tensor:
     """Balanced accuracy: the mean of sensitivity and specificity (undefined if either is)."""
@@ -192,7 +192,7 @@ def balanced_accuracy(
 
 @_documented
 def positive_predictive_value(
-    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor, *,
+    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor,
     reduction: str | None = None, class_weights: Weights = None, zero_division: float | str = 1.0,
 ) -> Tensor:
     """Precision or positive predictive value: ``tp / (tp + fp)``; also named ``precision``."""
@@ -202,7 +202,7 @@ def positive_predictive_value(
 
 @_documented
 def negative_predictive_value(
-    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor, *,
+    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor,
     reduction: str | None = None, class_weights: Weights = None, zero_division: float | str = 1.0,
 ) -> Tensor:
     """Negative predictive value: ``tn / (tn + fn)``."""
@@ -212,7 +212,7 @@ def negative_predictive_value(
 
 @_documented
 def false_negative_rate(
-    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor, *,
+    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor,
     reduction: str | None = None, class_weights: Weights = None, zero_division: float | str = 1.0,
 ) -> Tensor:
     """Miss rate or false negative rate: ``1 - sensitivity``."""
@@ -222,7 +222,7 @@ def false_negative_rate(
 
 @_documented
 def false_positive_rate(
-    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor, *,
+    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor,
     reduction: str | None = None, class_weights: Weights = None, zero_division: float | str = 1.0,
 ) -> Tensor:
     """Fall-out or false positive rate: ``1 - specificity``."""
@@ -232,7 +232,7 @@ def false_positive_rate(
 
 @_documented
 def false_discovery_rate(
-    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor, *,
+    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor,
     reduction: str | None = None, class_weights: Weights = None, zero_division: float | str = 1.0,
 ) -> Tensor:
     """False discovery rate: ``1 - precision``."""
@@ -242,7 +242,7 @@ def false_discovery_rate(
 
 @_documented
 def false_omission_rate(
-    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor, *,
+    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor,
     reduction: str | None = None, class_weights: Weights = None, zero_division: float | str = 1.0,
 ) -> Tensor:
     """False omission rate: ``1 - negative predictive value``."""
@@ -252,7 +252,7 @@ def false_omission_rate(
 
 @_documented
 def positive_likelihood_ratio(
-    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor, *,
+    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor,
     reduction: str | None = None, class_weights: Weights = None, zero_division: float | str = 1.0,
 ) -> Tensor:
     """Positive likelihood ratio: ``sensitivity / false_positive_rate`` (``inf`` when no false positive)."""
@@ -262,7 +262,7 @@ def positive_likelihood_ratio(
 
 @_documented
 def negative_likelihood_ratio(
-    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor, *,
+    tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor,
     reduction: str | None = None, class_weights: Weights = None, zero_division: float | str = 1.0,
 ) -> Tensor:
     """Negative likelihood ratio: ``false_negative_rate / specificity``."""

@@ -66,7 +66,6 @@ def get_stats(
     output: Tensor,
     target: Tensor,
     mode: str,
-    *,
     ignore_index: int | None = None,
     threshold: float | Sequence[float] | None = None,
     num_classes: int | None = None,
