@@ -62,6 +62,15 @@ def _cmd_decoders(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_necks(args: argparse.Namespace) -> int:
+    rows = [(n.name, n.plugin.label, str(n.priority), n.description) for n in get_hub().necks(args.pattern)]
+    if not rows:
+        print(f"no neck matches {args.pattern!r}" if args.pattern else "no necks installed")
+        return 0
+    print(_table(rows, ("neck", "plugin", "priority", "description")))
+    return 0
+
+
 def _cmd_schema(args: argparse.Namespace) -> int:
     from ._spec import model_schema
 
@@ -95,6 +104,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         raise SeghubError(f"--input-shape has {shape[1]} channels but the spec's encoder.in_channels is {spec.encoder.in_channels}")
     parts = [
         ("encoder", spec.encoder.name, model.encoder),
+        ("neck", "-" if spec.neck is None else spec.neck.name, model.neck),
         ("decoder", spec.decoder.name, model.decoder),
         ("segmentation_head", f"{spec.segmentation_head.classes} classes", model.segmentation_head),
         ("classification_head", "-" if spec.classification_head is None else f"{spec.classification_head.classes} classes", model.classification_head),
@@ -143,6 +153,9 @@ def _parser() -> argparse.ArgumentParser:
     dec = sub.add_parser("decoders", help="list decoder names")
     dec.add_argument("pattern", nargs="?")
     dec.set_defaults(run=_cmd_decoders)
+    necks = sub.add_parser("necks", help="list necks, in the order the builder tries them")
+    necks.add_argument("pattern", nargs="?")
+    necks.set_defaults(run=_cmd_necks)
     sub.add_parser("schema", help="print the JSON Schema of the model spec").set_defaults(run=_cmd_schema)
     build = sub.add_parser("build", help="validate and build a spec, print a summary")
     build.add_argument("spec", help="path of a JSON spec file")

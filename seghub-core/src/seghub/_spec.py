@@ -18,6 +18,7 @@ __all__ = [
     "ACTIVATION_NAMES",
     "EncoderSpec",
     "DecoderSpec",
+    "NeckSpec",
     "SegmentationHeadSpec",
     "ClassificationHeadSpec",
     "ModelSpec",
@@ -59,6 +60,15 @@ class EncoderSpec(_Strict):
     output_stride: Literal[8, 16, 32] = Field(32, description="Total stride of the last feature; 8 and 16 use dilation.")
     params: dict[str, Any] = Field(default_factory=dict, description="Encoder-specific options, validated by the plugin.")
     checkpointing: bool = Field(False, description="Activation checkpointing in training: less memory, more compute, same results.")
+
+
+class NeckSpec(_Strict):
+    """Which neck to put between encoder and decoder: a part that maps the encoder's features to
+    ones the decoder can use (a plain ViT's single reduction to a pyramid)."""
+
+    name: str = Field(min_length=1, description="Neck name, e.g. 'simple_pyramid'.")
+    provider: str | None = Field(None, description="Plugin to take the name from, when several offer it.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Neck-specific options, validated by the plugin.")
 
 
 class DecoderSpec(_Strict):
@@ -104,6 +114,13 @@ class ModelSpec(_Strict):
 
     version: Literal[1] = Field(SPEC_VERSION, description="Spec format version.")
     encoder: EncoderSpec
+    neck: NeckSpec | None = Field(
+        None,
+        description=(
+            "A part between encoder and decoder. Left out: the builder picks a registered neck when the "
+            "decoder cannot use the encoder's features, and records its choice here; null: no neck."
+        ),
+    )
     decoder: DecoderSpec
     segmentation_head: SegmentationHeadSpec = Field(default_factory=SegmentationHeadSpec)
     classification_head: ClassificationHeadSpec | None = None

@@ -21,9 +21,9 @@ import pluggy
 
 from ..errors import PluginConflictError, PluginError, UnknownNameError
 from . import hookspecs
-from ._entries import DecoderEntry, EncoderEntry, EncoderFamily, PluginInfo
+from ._entries import DecoderEntry, EncoderEntry, EncoderFamily, NeckEntry, PluginInfo
 from ._registry import Registry
-from .hookspecs import PLUGIN_API_VERSION, PROJECT_NAME
+from .hookspecs import PLUGIN_API_VERSION, PROJECT_NAME, REGISTRATION_HOOKS
 
 __all__ = [
     "PluginHub",
@@ -33,6 +33,7 @@ __all__ = [
     "list_plugins",
     "list_encoders",
     "list_decoders",
+    "list_necks",
 ]
 
 ENTRY_POINT_GROUP = "seghub"
@@ -128,8 +129,8 @@ class PluginHub:
             return self._plugins[info.name].info
         loaded = _Loaded(info, Registry(info))
         try:
-            for hook in (self._manager.hook.seghub_register_encoders, self._manager.hook.seghub_register_decoders):
-                for impl in hook.get_hookimpls():
+            for hook_name in REGISTRATION_HOOKS:
+                for impl in getattr(self._manager.hook, hook_name).get_hookimpls():
                     if impl.plugin_name == info.name:
                         impl.function(registry=loaded.registry)
         except Exception as exc:  # a hook that raises must not take the other plugins down
@@ -201,6 +202,12 @@ class PluginHub:
         candidates = [d for plugin in self._ok() for d in plugin.registry.decoders if d.name == key]
         return self._pick("decoder", name, candidates, provider, lambda: [d.name for d in self.decoders()])
 
+    def neck(self, name: str, provider: str | None = None) -> NeckEntry:
+        """The entry for a neck name (case-insensitive)."""
+        key = name.lower()
+        candidates = [n for plugin in self._ok() for n in plugin.registry.necks if n.name == key]
+        return self._pick("neck", name, candidates, provider, lambda: [n.name for n in self.necks()])
+
     def constructor(self, name: str) -> DecoderEntry | None:
         """The decoder whose smp-style constructor is called ``name`` (``"Unet"``), or None.
 
@@ -233,7 +240,7 @@ class PluginHub:
                 f"pick one with {kind}.provider (e.g. \"provider\": {labels[0]!r})"
             )
         hint = ""
-        close = difflib.get_close_matches(name.lower() if kind == "decoder" else name, known(), n=3, cutoff=0.6)
+        close = difflib.get_close_matches(name if kind == "encoder" else name.lower(), known(), n=3, cutoff=0.6)
         if close:
             hint = " Did you mean " + " or ".join(repr(c) for c in close) + "?"
         raise UnknownNameError(
@@ -266,6 +273,16 @@ class PluginHub:
             if pattern is None or fnmatch.fnmatch(d.name, pattern.lower())
         ]
         return sorted(found, key=lambda d: d.name)
+
+    def necks(self, pattern: str | None = None) -> list[NeckEntry]:
+        """Registered necks matching ``pattern``, in the order the builder tries them."""
+        found = [
+            n
+            for plugin in self._ok()
+            for n in plugin.registry.necks
+            if pattern is None or fnmatch.fnmatch(n.name, pattern.lower())
+        ]
+        return sorted(found, key=lambda n: (n.priority, n.name))
 
 
 def _provided_by(plugin: PluginInfo, provider: str | None) -> bool:
@@ -316,3 +333,8 @@ def list_encoders(pattern: str | None = None) -> list[str]:
 def list_decoders(pattern: str | None = None) -> list[str]:
     """Known decoder names matching ``pattern``."""
     return [d.name for d in _HUB.decoders(pattern)]
+
+
+def list_necks(pattern: str | None = None) -> list[str]:
+    """Known neck names matching ``pattern``, in the order the builder tries them."""
+    return [n.name for n in _HUB.necks(pattern)]

@@ -104,10 +104,13 @@ def requirements(spec: ModelSpec) -> list[Requirement]:
     """seghub-core plus the plugin distributions that provide the spec's encoder and decoder."""
     hub = get_hub()
     found: dict[tuple[str | None, str], Requirement] = {}
-    for kind, entry in (
+    parts: list[tuple[str, Any]] = [
         ("encoder", hub.encoder(spec.encoder.name, spec.encoder.provider)),
         ("decoder", hub.decoder(spec.decoder.name, spec.decoder.provider)),
-    ):
+    ]
+    if spec.neck is not None:
+        parts.append(("neck", hub.neck(spec.neck.name, spec.neck.provider)))
+    for kind, entry in parts:
         info = entry.plugin
         key = (info.distribution, info.name)
         if key not in found:

@@ -8,7 +8,9 @@ from pydantic import AfterValidator, Field, PositiveInt
 
 from .._params import DecoderParams, StrictPositiveInt
 
-__all__ = ["DPTParams"]
+__all__ = ["DPTParams", "DEFAULT_INTERMEDIATE_CHANNELS"]
+
+DEFAULT_INTERMEDIATE_CHANNELS: tuple[int, ...] = (256, 512, 1024, 1024)
 
 
 def _non_empty(value: tuple[int, ...]) -> tuple[int, ...]:
@@ -26,8 +28,11 @@ class DPTParams(DecoderParams):
         "first one and projects back (linear + GELU), 'add' adds their mean, 'ignore' drops them.",
     )
     decoder_intermediate_channels: Annotated[tuple[PositiveInt, ...], AfterValidator(_non_empty)] = Field(
-        (256, 512, 1024, 1024),
-        description="Channels of each reassembled feature, fine to coarse; one per encoder feature.",
+        DEFAULT_INTERMEDIATE_CHANNELS,
+        description=(
+            "Channels of each reassembled feature, fine to coarse; one per encoder feature. The default adapts "
+            "to encoders with another number of features: feature i gets min(256 * 2**i, 1024)."
+        ),
     )
     decoder_fusion_channels: StrictPositiveInt = Field(
         256, description="Channels every feature is projected to before fusion, and of the output."
