@@ -1,0 +1,170 @@
+"""Cross-entropy losses with label smoothing and ``ignore_index``: smp 0.6's
+``SoftBCEWithLogitsLoss`` (drop-in for ``torch.nn.BCEWithLogitsLoss``) and
+``SoftCrossEntropyLoss`` (for ``torch.nn.CrossEntropyLoss``).
+
+Both are pixel losses: one term per pixel (and channel, for BCE); ignored pixels have no term,
+and ``reduction="mean"`` divides by the number of non-ignored terms, or with ``class_weights``
+by the sum of their weights, as ``torch.nn.CrossEntropyLoss(weight=...)`` does. A batch whose
+every pixel is ignored gives 0 with a zero gradient, not 0/0.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ._base import Loss
+from ._params import ClassWeights, FloatTensor, Fraction, Reduction
+from ._reduce import safe_divide
+from ._targets import binary_valid, class_indices, class_weight_tensor, shape_text
+
+__all__ = ["SoftBCEWithLogitsLoss", "SoftCrossEntropyLoss"]
+
+
+class SoftBCEWithLogitsLoss(Loss):
+    """Binary cross-entropy on logits with ``ignore_index`` and label smoothing; smp 0.6's arguments.
+
+    y_pred: logits of any shape (N, C, ...); y_true: the same shape, or (N, ...) when C is 1,
+    with values in [0, 1] or ``ignore_index``.
+
+    Args:
+        weight: torch's per-element weight (broadcast against y_pred; not part of the mean's
+            denominator, as in torch).
+        ignore_index: Target value of elements that count nowhere.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"`` (the per-element losses, 0 where ignored).
+        smooth_factor: Targets become ``t (1 - s) + (1 - t) s``.
+        pos_weight: torch's weight of positive targets (broadcast against y_pred).
+        class_weights: One weight per channel (dim 1): scales the channel's terms, and
+            ``"mean"`` divides by the sum of the weights of the terms counted.
+    """
+
+    def __init__(
+        self,
+        weight: FloatTensor = None,
+        ignore_index: int | None = -100,
+        reduction: Reduction = "mean",
+        smooth_factor: Fraction | None = None,
+        pos_weight: FloatTensor = None,
+        *,
+        class_weights: ClassWeights = None,
+    ) -> None:
+        super().__init__()
+        values = self._accept(locals())
+        self.ignore_index = values.ignore_index
+        self.reduction = values.reduction
+        self.smooth_factor = values.smooth_factor
+        # persistent, as in smp, so state dicts match
+        self.register_buffer("weight", values.weight)
+        self.register_buffer("pos_weight", values.pos_weight)
+        weights = None if values.class_weights is None else torch.tensor(values.class_weights, dtype=torch.float32)
+        self.register_buffer("class_weights", weights, persistent=False)
+
+    def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+        owner = "SoftBCEWithLogitsLoss"
+        if y_true.shape != y_pred.shape:
+            if y_pred.dim() >= 2 and y_pred.shape[1] == 1 and y_true.shape == y_pred.shape[:1] + y_pred.shape[2:]:
+                y_true = y_true.unsqueeze(1)
+            else:
+                raise ValueError(f"{owner}: y_true must have y_pred's shape {shape_text(y_pred.shape)}; got {shape_text(y_true.shape)}")
+        valid = binary_valid(owner, y_true, self.ignore_index, self._check_values_now(y_true))
+        target = y_true.to(y_pred.dtype)
+        if self.smooth_factor is not None:  # t (1 - s) + (1 - t) s
+            target = target * (1 - 2 * self.smooth_factor) + self.smooth_factor
+        # ignored entries get weight 0 (their target, ignore_index itself, gives a finite loss)
+        weight, channel_weights = self.weight, None
+        if valid is not None:
+            weight = valid.to(y_pred.dtype) if weight is None else weight * valid
+        if self.class_weights is not None:
+            if y_pred.dim() < 2:
+                raise ValueError(
+                    f"{owner}: class_weights need a channel dimension (N, C, ...); got {shape_text(y_pred.shape)}"
+                )
+            channel_weights = class_weight_tensor(owner, self.class_weights, y_pred.shape[1], y_pred)
+            channel_weights = channel_weights.view((1, -1) + (1,) * (y_pred.dim() - 2))
+            weight = channel_weights if weight is None else weight * channel_weights
+        if self.reduction == "mean" and valid is None and channel_weights is None:
+            reduction = "mean"
+        else:
+            reduction = "none" if self.reduction == "none" else "sum"
+        loss = F.binary_cross_entropy_with_logits(y_pred, target, weight, pos_weight=self.pos_weight, reduction=reduction)
+        if self.reduction != "mean" or reduction == "mean":
+            return loss
+        # the mean over the counted terms, each counted with its class weight
+        if channel_weights is None:
+            count = valid.sum().to(loss.dtype)
+        elif valid is None:
+            count = channel_weights.sum() * (y_pred.numel() // y_pred.shape[1])
+        else:
+            per_channel = valid.sum([dim for dim in range(valid.dim()) if dim != 1]).to(loss.dtype)
+            count = (per_channel * channel_weights.flatten()).sum()
+        return safe_divide(loss, count)
+
+
+class SoftCrossEntropyLoss(Loss):
+    """Cross-entropy with label smoothing and ``ignore_index``; smp 0.6's arguments.
+
+    y_pred: logits (N, C, ...) with the classes along ``dim``; y_true: class indices, the shape
+    of y_pred without ``dim`` (or with it of size 1).
+
+    Args:
+        reduction: ``"mean"``, ``"sum"`` or ``"none"`` (per pixel, 0 where ignored).
+        smooth_factor: Label smoothing: the target puts ``1 - s`` on its class and ``s``
+            spread evenly over all classes (torch's ``label_smoothing``).
+        ignore_index: Target value of pixels that count nowhere.
+        dim: The class dimension of y_pred.
+        class_weights: One weight per class, as torch's ``CrossEntropyLoss(weight=...)``.
+    """
+
+    def __init__(
+        self,
+        reduction: Reduction = "mean",
+        smooth_factor: Fraction | None = None,
+        ignore_index: int | None = -100,
+        dim: int = 1,
+        *,
+        class_weights: ClassWeights = None,
+    ) -> None:
+        super().__init__()
+        values = self._accept(locals())
+        self.reduction = values.reduction
+        self.smooth_factor = values.smooth_factor
+        self.ignore_index = values.ignore_index
+        self.dim = values.dim
+        weights = None if values.class_weights is None else torch.tensor(values.class_weights, dtype=torch.float32)
+        self.register_buffer("class_weights", weights, persistent=False)
+
+    def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+        owner = "SoftCrossEntropyLoss"
+        if not -y_pred.dim() <= self.dim < y_pred.dim():
+            raise ValueError(f"{owner}: dim={self.dim} is not a dimension of y_pred of shape {shape_text(y_pred.shape)}")
+        if y_pred.dim() < 2:
+            raise ValueError(f"{owner}: y_pred must have a batch and a class dimension; got {shape_text(y_pred.shape)}")
+        dim = self.dim % y_pred.dim()
+        if dim != 1:  # F.cross_entropy takes the classes along dim 1
+            y_pred = y_pred.movedim(dim, 1)
+            y_true = y_true.movedim(dim, 1) if y_true.dim() == y_pred.dim() else y_true
+        classes = y_pred.shape[1]
+        check = self._check_values_now(y_true)
+        labels, valid = class_indices(owner, y_pred, y_true, self.ignore_index, check)
+        n = y_pred.shape[0]
+        weights = class_weight_tensor(owner, self.class_weights, classes, y_pred)
+        if valid is not None:  # F.cross_entropy skips them by ignore_index
+            labels = labels.masked_fill(~valid, self.ignore_index)
+        loss = F.cross_entropy(
+            y_pred.reshape(n, classes, -1),
+            labels,
+            weight=weights,
+            ignore_index=self.ignore_index if self.ignore_index is not None else -100,
+            reduction="none" if self.reduction == "none" else "sum",
+            label_smoothing=self.smooth_factor or 0.0,
+        )
+        if self.reduction == "none":
+            return loss.reshape(y_pred.shape[:1] + y_pred.shape[2:])
+        if self.reduction == "sum":
+            return loss
+        if weights is None:
+            count = y_pred.new_tensor(labels.numel()) if valid is None else valid.sum().to(loss.dtype)
+        else:
+            counted = weights[labels.masked_fill(~valid, 0) if valid is not None else labels]
+            count = (counted if valid is None else counted * valid).sum()
+        return safe_divide(loss, count)
