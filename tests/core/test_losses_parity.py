@@ -12,6 +12,15 @@ import seghub.losses as ours
 
 smp_losses = pytest.importorskip("segmentation_models_pytorch.losses")
 
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors: one thread is fastest, and the machine is shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 MODES = ("binary", "multiclass", "multilabel")
 CLASSES = 4
 IGNORE = 255
@@ -197,3 +206,45 @@ def test_smps_arguments_and_defaults_are_accepted(name):
     for parameter in theirs.values():
         if parameter.name != "self" and parameter.default is not inspect.Parameter.empty:
             assert mine[parameter.name].default == parameter.default, parameter.name
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_focal_loss_in_many_chunks_matches_smp(mode, monkeypatch):
+    """The fused focal loss works on cache-sized pieces; pieces smaller than a row change nothing."""
+    import seghub.losses.focal
+
+    monkeypatch.setattr(seghub.losses.focal, "_CHUNK", 20)
+    option = {} if mode == "multilabel" else {"ignore_index": IGNORE}
+    logits, target = batch(mode, ignore=option.get("ignore_index"))
+    assert_parity("FocalLoss", {"mode": mode, "alpha": 0.3, **option}, logits, target)
+
+
+@pytest.mark.parametrize("per_image", [False, True])
+def test_lovasz_with_an_absent_class_matches_smp(per_image):
+    """smp leaves classes without target pixels out of Lovasz-Softmax, as seghub does."""
+    logits, target = batch("multiclass")
+    target = target.masked_fill(target == 3, 1)
+    assert_parity("LovaszLoss", {"mode": "multiclass", "per_image": per_image}, logits, target)
+
+
+@pytest.mark.parametrize("mode", ["binary", "multiclass"])
+def test_lovasz_on_rows_long_enough_for_a_radix_sort_matches_smp(mode):
+    """Rows past 32768 pixels are sorted by PyTorch's radix sort on the CPU."""
+    g = torch.Generator().manual_seed(0)
+    c = 1 if mode == "binary" else 3
+    logits = torch.randn(1, c, 200, 200, generator=g)
+    target = torch.randint(0, c, (1, 200, 200), generator=g) if mode == "multiclass" else (
+        torch.randint(0, 2, (1, 1, 200, 200), generator=g).float())
+    assert_parity("LovaszLoss", {"mode": mode}, logits, target)
+
+
+@pytest.mark.parametrize("hinge", [False, True])
+def test_lovasz_increments_are_the_same_sorted_in_one_batch(hinge):
+    """Off the CPU all rows go through one batched sort; it gives the per-row sorts' result."""
+    from seghub.losses.lovasz import _increments
+
+    g = torch.Generator().manual_seed(0)
+    errors = torch.rand(5, 300, generator=g)
+    fg = torch.rand(5, 300, generator=g) > 0.6
+    fg = fg.float() if hinge else fg
+    torch.testing.assert_close(_increments(errors, fg, batched=True), _increments(errors, fg, batched=False))

@@ -66,8 +66,14 @@ def _unknown(name: str) -> str:
     return f"unknown loss {name!r}; known: {', '.join(_LOSSES)}.{hint}"
 
 
-def _located(exc: ValidationError, root: tuple[str | int, ...]) -> list[SpecIssue]:
-    return [SpecIssue(root + tuple(error["loc"]), error_message(error)) for error in exc.errors(include_url=False)]
+def _located(exc: ValidationError, root: tuple[str | int, ...], config_level: bool = False) -> list[SpecIssue]:
+    issues = []
+    for error in exc.errors(include_url=False):
+        message = error_message(error)
+        if config_level and error["type"] == "extra_forbidden":
+            message = f"unknown key; a loss config takes {', '.join(LossConfig.model_fields)}"
+        issues.append(SpecIssue(root + tuple(error["loc"]), message))
+    return issues
 
 
 ConfigLike = LossConfig | Mapping[str, Any]
@@ -77,7 +83,7 @@ def _build_one(item: Any, root: tuple[str | int, ...], issues: list[SpecIssue]) 
     try:
         config = item if isinstance(item, LossConfig) else LossConfig.model_validate(item)
     except ValidationError as exc:
-        issues.extend(_located(exc, root))
+        issues.extend(_located(exc, root, config_level=True))
         return None
     loss_class = _lookup(config.name)
     if loss_class is None:

@@ -24,11 +24,14 @@ __all__ = ["FocalLoss"]
 _NORMALIZER_FLOOR = 1e-6  # smp's floor of the normalized loss's denominator
 
 
-_CHUNK = 1 << 16  # elements per chunk of the fused loss: its temporaries stay in the CPU's cache
+_CHUNK = 1 << 16  # elements per chunk of the fused loss on the CPU: its temporaries stay in cache
 
 
-def _chunks(n: int, c: int, p: int) -> list[tuple[int, slice]]:
-    step = max(1, _CHUNK // c)
+def _chunks(logits: torch.Tensor) -> list[tuple[int, slice]]:
+    """(image, pixel range) pieces of (N, C, P) logits: cache-sized on the CPU; whole images
+    elsewhere, where each piece costs kernel launches rather than memory traffic."""
+    n, c, p = logits.shape
+    step = max(1, _CHUNK // c) if logits.device.type == "cpu" else p
     return [(i, slice(start, min(start + step, p))) for i in range(n) for start in range(0, p, step)]
 
 
@@ -60,10 +63,9 @@ class _FocalSums(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, logits, target, labels, valid, gamma, alpha):  # type: ignore[override]
-        n, c, p = logits.shape
-        total = logits.new_zeros(c)
+        total = logits.new_zeros(logits.shape[1])
         grad = torch.empty_like(logits) if ctx.needs_input_grad[0] else None
-        for i, cols in _chunks(n, c, p):
+        for i, cols in _chunks(logits):
             x = logits[i, :, cols].contiguous()
             t = _chunk_target(target, labels, i, cols, x)
             bce = _bce(x, t)
