@@ -9,22 +9,19 @@ same inputs, interleaved (seghub, smp, smp, seghub, ...), after one warm-up call
 number is the median of ``--repeats`` calls and the ratio is seghub / smp (target: <= 1.0).
 SoftCrossEntropyLoss runs with ``smooth_factor=0.1`` (smp 0.6 fails on its default None), and
 MCCLoss on sigmoid probabilities (it takes no logits) with the sigmoid inside the timing.
+It measures the installed seghub (``PYTHONPATH=seghub-core/src`` for a checkout's).
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "seghub-core" / "src"))
-
-import seghub.losses as ours  # noqa: E402
+import seghub.losses as ours
 
 FULL = {"multiclass": (8, 19, 512, 512), "binary": (8, 1, 512, 512)}
 QUICK = {"multiclass": (2, 19, 128, 128), "binary": (2, 1, 128, 128)}

@@ -57,11 +57,11 @@ def test_arithmetic_flattens_and_scales():
     assert list((a + 3 * (b + c)).terms) == [a, b, c] and (a + 3 * (b + c)).weights == (1.0, 3.0, 3.0)
     assert sum([a, b]).weights == (1.0, 1.0)
     with pytest.raises(TypeError):
-        a + 1  # noqa: B018
+        a + 1
     with pytest.raises(TypeError):
-        a * "2"  # noqa: B018
+        a * "2"
     with pytest.raises(TypeError):
-        a * True  # noqa: B018
+        a * True
 
 
 def test_any_torch_loss_can_be_a_term():
@@ -277,7 +277,7 @@ def test_import_seghub_does_not_import_the_losses():
 def test_the_readme_losses_section_runs(tmp_path, monkeypatch):
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = readme.split("\n### Losses\n", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
     assert blocks
     monkeypatch.chdir(tmp_path)
     for block in blocks:
