@@ -22,8 +22,6 @@ from ._targets import BINARY_MODE, MULTICLASS_MODE, binary_pair, check_batch, cl
 __all__ = ["FocalLoss"]
 
 _NORMALIZER_FLOOR = 1e-6  # smp's floor of the normalized loss's denominator
-
-
 _CHUNK = 1 << 16  # elements per chunk of the fused loss on the CPU: its temporaries stay in cache
 
 
@@ -93,6 +91,7 @@ class _FocalSums(torch.autograd.Function):
         return total
 
     @staticmethod
+    @torch.autograd.function.once_differentiable  # the saved gradient is not a function of the logits
     def backward(ctx, grad_total):  # type: ignore[override]
         (grad,) = ctx.saved_tensors
         return grad * grad_total.view(1, -1, 1), None, None, None, None, None
@@ -109,8 +108,9 @@ class FocalLoss(Loss):
         from_logits: y_pred holds logits; False: probabilities (clamped to ``[eps, 1 - eps]``).
         eps: The clamp of probabilities with ``from_logits=False``.
         reduction: ``"mean"`` or ``"sum"`` over each class's pixels, or ``"none"`` (see module).
-        normalized: Divide each class's terms by the sum of its focal factors (Ross et al. 2019).
-        reduced_threshold: Reduced focal loss: the factor is 1 where ``p_t < reduced_threshold``.
+        normalized: Divide each class's terms by the sum of its focal factors (arXiv:1909.07829).
+        reduced_threshold: Reduced focal loss (arXiv:1903.01347): the factor is 1 where ``p_t <
+            reduced_threshold``.
         class_weights: One weight per class; the classes' weighted mean (multiclass, multilabel).
     """
 

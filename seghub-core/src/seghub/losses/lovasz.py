@@ -31,8 +31,9 @@ _PROBABILITY_FLOOR = 1e-7  # clamp of probabilities turned into logits (from_log
 _BITS = {torch.float64: torch.int64, torch.float32: torch.int32, torch.float16: torch.int16, torch.bfloat16: torch.int16}
 
 
-def _jaccard_increments(fg_sorted: torch.Tensor) -> torch.Tensor:
-    """For (R, P) targets sorted by decreasing error, the increments of ``1 - IoU`` along each row."""
+def _jaccard_increments(fg_sorted: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """For (R, P) targets sorted by decreasing error, the increments of ``1 - IoU`` along each
+    row, in ``dtype``."""
     length = fg_sorted.shape[1]
     if not fg_sorted.is_floating_point():
         count_dtype = torch.int32  # exact counts at any size
@@ -41,15 +42,19 @@ def _jaccard_increments(fg_sorted: torch.Tensor) -> torch.Tensor:
     hits = torch.cumsum(fg_sorted, 1, dtype=count_dtype)
     total = hits[:, -1:]
     seen = torch.arange(1, length + 1, device=fg_sorted.device, dtype=count_dtype)
-    jaccard = 1.0 - (total - hits) / (total + (seen - hits))
+    intersection, union = total - hits, total + (seen - hits)
+    if dtype == torch.float64:  # else the division gives float32
+        intersection, union = intersection.double(), union.double()
+    jaccard = (1.0 - intersection / union).to(dtype)
     return torch.diff(jaccard, dim=1, prepend=torch.zeros_like(jaccard[:, :1]))
 
 
 def _descending_keys(errors: torch.Tensor) -> torch.Tensor:
-    """Integer keys whose ascending order is the decreasing order of non-negative ``errors``."""
+    """Integer keys whose ascending order is the decreasing order of non-negative ``errors``:
+    such floats order as their bit patterns do (the sign bit is cleared, for -0.0)."""
     bits = _BITS[errors.dtype]
     infinity = torch.tensor(float("inf"), dtype=errors.dtype).view(bits)
-    return infinity - errors.contiguous().view(bits)
+    return infinity - (errors.contiguous().view(bits) & torch.iinfo(bits).max)
 
 
 @torch.no_grad()
@@ -65,11 +70,11 @@ def _increments(
         wanted = range(errors.shape[0]) if rows is None else torch.nonzero(rows).flatten().tolist()
         for row in wanted:
             order = torch.sort(_descending_keys(errors[row])).indices
-            increments = _jaccard_increments(fg[row].index_select(0, order).unsqueeze(0))
-            out[row].scatter_(0, order, increments.squeeze(0).to(out.dtype))
+            increments = _jaccard_increments(fg[row].index_select(0, order).unsqueeze(0), out.dtype)
+            out[row].scatter_(0, order, increments.squeeze(0))
     else:
         order = torch.sort(errors, dim=1, descending=True).indices
-        out.scatter_(1, order, _jaccard_increments(fg.gather(1, order)).to(out.dtype))
+        out.scatter_(1, order, _jaccard_increments(fg.gather(1, order), out.dtype))
     return out
 
 
