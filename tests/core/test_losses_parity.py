@@ -208,15 +208,21 @@ def test_smps_arguments_and_defaults_are_accepted(name):
             assert mine[parameter.name].default == parameter.default, parameter.name
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_focal_loss_in_many_chunks_matches_smp(mode, monkeypatch):
-    """The fused focal loss works on cache-sized pieces; pieces smaller than a row change nothing."""
-    import seghub.losses.focal
+@pytest.mark.parametrize(
+    ("name", "mode", "option"),
+    [("FocalLoss", "binary", {"mode": "binary", "ignore_index": IGNORE}),
+     ("FocalLoss", "multiclass", {"mode": "multiclass", "ignore_index": IGNORE}),
+     ("FocalLoss", "multilabel", {"mode": "multilabel"}),
+     ("SoftCrossEntropyLoss", "multiclass", {"smooth_factor": 0.1, "ignore_index": IGNORE, "reduction": "sum"})],
+    ids=str,
+)
+def test_fused_losses_in_many_pieces_match_smp(name, mode, option, monkeypatch):
+    """Focal and cross-entropy work on cache-sized pieces; pieces smaller than a row change nothing."""
+    import seghub.losses._fused
 
-    monkeypatch.setattr(seghub.losses.focal, "_CHUNK", 20)
-    option = {} if mode == "multilabel" else {"ignore_index": IGNORE}
+    monkeypatch.setattr(seghub.losses._fused, "CHUNK", 20)
     logits, target = batch(mode, ignore=option.get("ignore_index"))
-    assert_parity("FocalLoss", {"mode": mode, "alpha": 0.3, **option}, logits, target)
+    assert_parity(name, option, logits, target)
 
 
 @pytest.mark.parametrize("per_image", [False, True])

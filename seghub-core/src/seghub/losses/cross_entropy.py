@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ._base import Loss
+from ._fused import FocalSums, chunks
 from ._params import ClassWeights, FloatTensor, Fraction, Reduction
 from ._reduce import safe_divide
 from ._targets import binary_valid, class_indices, class_weight_tensor, shape_text
@@ -70,34 +71,99 @@ class SoftBCEWithLogitsLoss(Loss):
         target = y_true.to(y_pred.dtype)
         if self.smooth_factor is not None:  # t (1 - s) + (1 - t) s
             target = target * (1 - 2 * self.smooth_factor) + self.smooth_factor
-        # ignored entries get weight 0 (their target, ignore_index itself, gives a finite loss)
-        weight, channel_weights = self.weight, None
-        if valid is not None:
-            weight = valid.to(y_pred.dtype) if weight is None else weight * valid
+        channel_weights = None
         if self.class_weights is not None:
             if y_pred.dim() < 2:
                 raise ValueError(
                     f"{owner}: class_weights need a channel dimension (N, C, ...); got {shape_text(y_pred.shape)}"
                 )
             channel_weights = class_weight_tensor(owner, self.class_weights, y_pred.shape[1], y_pred)
+        if self.reduction == "none" or self.weight is not None or self.pos_weight is not None or y_pred.dim() < 2:
+            loss = self._elementwise(y_pred, target, valid, channel_weights)
+            if self.reduction == "none":
+                return loss
+            total = loss.sum()
+        else:  # the focal loss's fused pass with gamma 0 is this cross-entropy, per channel
+            n, c = y_pred.shape[:2]
+            flat_valid = None if valid is None else valid.reshape(n, c, -1)
+            per_channel = FocalSums.apply(y_pred.reshape(n, c, -1), target.reshape(n, c, -1), None, flat_valid, 0.0, None)
+            total = per_channel.sum() if channel_weights is None else (per_channel * channel_weights).sum()
+        if self.reduction == "sum":
+            return total
+        # the mean over the counted terms, each counted with its channel's weight
+        if valid is None:
+            count = y_pred.new_tensor(y_pred.numel())
+            if channel_weights is not None:
+                count = channel_weights.sum() * (y_pred.numel() // y_pred.shape[1])
+        elif channel_weights is None:
+            count = valid.sum().to(total.dtype)
+        else:
+            per_channel = valid.sum([dim for dim in range(valid.dim()) if dim != 1]).to(total.dtype)
+            count = (per_channel * channel_weights).sum()
+        return safe_divide(total, count)
+
+    def _elementwise(
+        self, y_pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None, channel_weights: torch.Tensor | None
+    ) -> torch.Tensor:
+        """torch's per-element loss with ``weight`` and ``pos_weight``; ignored entries get weight
+        0 (their target, ignore_index itself, gives a finite loss)."""
+        weight = self.weight
+        if valid is not None:
+            weight = valid.to(y_pred.dtype) if weight is None else weight * valid
+        if channel_weights is not None:
             channel_weights = channel_weights.view((1, -1) + (1,) * (y_pred.dim() - 2))
             weight = channel_weights if weight is None else weight * channel_weights
-        if self.reduction == "mean" and valid is None and channel_weights is None:
-            reduction = "mean"
-        else:
-            reduction = "none" if self.reduction == "none" else "sum"
-        loss = F.binary_cross_entropy_with_logits(y_pred, target, weight, pos_weight=self.pos_weight, reduction=reduction)
-        if self.reduction != "mean" or reduction == "mean":
-            return loss
-        # the mean over the counted terms, each counted with its class weight
-        if channel_weights is None:
-            count = valid.sum().to(loss.dtype)
-        elif valid is None:
-            count = channel_weights.sum() * (y_pred.numel() // y_pred.shape[1])
-        else:
-            per_channel = valid.sum([dim for dim in range(valid.dim()) if dim != 1]).to(loss.dtype)
-            count = (per_channel * channel_weights.flatten()).sum()
-        return safe_divide(loss, count)
+        return F.binary_cross_entropy_with_logits(y_pred, target, weight, pos_weight=self.pos_weight, reduction="none")
+
+
+class _SmoothedCrossEntropy(torch.autograd.Function):
+    """Per-pixel cross-entropy of (N, C, P) logits and (N, P) labels, with label smoothing and
+    class weights as torch defines them, 0 where not ``valid``.
+
+    ``loss = (1 - s) w_y (lse - x_y) + s / C * sum_c w_c (lse - x_c)``, with ``lse`` the
+    log-sum-exp of the logits: value and gradient in one pass over cache-sized pieces, as the
+    focal loss does, instead of a log-softmax and its gradient through memory."""
+
+    @staticmethod
+    def forward(ctx, logits, labels, valid, smoothing, weights):  # type: ignore[override]
+        n, c, p = logits.shape
+        out = logits.new_empty(n, p)
+        grad = torch.empty_like(logits) if ctx.needs_input_grad[0] else None
+        spread = smoothing / c
+        weight_sum = c if weights is None else weights.sum()
+        column = None if weights is None else weights.view(c, 1)
+        for i, cols in chunks(logits):
+            x = logits[i, :, cols]
+            y = labels[i, cols].unsqueeze(0)
+            top = x.amax(0, keepdim=True)
+            exp = (x - top).exp_()
+            total = exp.sum(0, keepdim=True)
+            lse = total.log().add_(top)
+            on_label = (1 - smoothing) if weights is None else (1 - smoothing) * weights[y]
+            loss = (lse - x.gather(0, y)).mul_(on_label)
+            if smoothing:
+                spread_sum = x.sum(0, keepdim=True) if column is None else (x * column).sum(0, keepdim=True)
+                loss.add_((weight_sum * lse - spread_sum).mul_(spread))
+            if valid is not None:
+                loss.mul_(valid[i, cols])
+            out[i, cols] = loss[0]
+            if grad is None:
+                continue
+            # softmax * ((1 - s) w_y + s / C sum(w)) - s / C w_c - (1 - s) w_y [c == y], in place
+            chunk = torch.div(exp, total, out=grad[i, :, cols]).mul_(on_label + spread * weight_sum)
+            if smoothing:
+                chunk.sub_(spread if column is None else spread * column)
+            chunk.scatter_add_(0, y, torch.full_like(lse, -(1 - smoothing)) if weights is None else -on_label)
+            if valid is not None:
+                chunk.mul_(valid[i, cols])
+        ctx.save_for_backward(grad)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable  # the saved gradient is not a function of the logits
+    def backward(ctx, grad_out):  # type: ignore[override]
+        (grad,) = ctx.saved_tensors
+        return grad * grad_out.unsqueeze(1), None, None, None, None
 
 
 class SoftCrossEntropyLoss(Loss):
@@ -140,31 +206,23 @@ class SoftCrossEntropyLoss(Loss):
         if y_pred.dim() < 2:
             raise ValueError(f"{owner}: y_pred must have a batch and a class dimension; got {shape_text(y_pred.shape)}")
         dim = self.dim % y_pred.dim()
-        if dim != 1:  # F.cross_entropy takes the classes along dim 1
+        if dim != 1:  # the classes go along dim 1
             y_pred = y_pred.movedim(dim, 1)
             y_true = y_true.movedim(dim, 1) if y_true.dim() == y_pred.dim() else y_true
-        classes = y_pred.shape[1]
         check = self._check_values_now(y_true)
         labels, valid = class_indices(owner, y_pred, y_true, self.ignore_index, check)
-        n = y_pred.shape[0]
+        n, classes = y_pred.shape[:2]
         weights = class_weight_tensor(owner, self.class_weights, classes, y_pred)
-        if valid is not None:  # F.cross_entropy skips them by ignore_index
-            labels = labels.masked_fill(~valid, self.ignore_index)
-        loss = F.cross_entropy(
-            y_pred.reshape(n, classes, -1),
-            labels,
-            weight=weights,
-            ignore_index=self.ignore_index if self.ignore_index is not None else -100,
-            reduction="none" if self.reduction == "none" else "sum",
-            label_smoothing=self.smooth_factor or 0.0,
-        )
+        loss = _SmoothedCrossEntropy.apply(y_pred.reshape(n, classes, -1), labels, valid, self.smooth_factor or 0.0, weights)
         if self.reduction == "none":
             return loss.reshape(y_pred.shape[:1] + y_pred.shape[2:])
+        total = loss.sum()
         if self.reduction == "sum":
-            return loss
+            return total
+        # the mean over the counted pixels, each counted with its class's weight (torch's rule)
         if weights is None:
-            count = y_pred.new_tensor(labels.numel()) if valid is None else valid.sum().to(loss.dtype)
+            count = loss.new_tensor(labels.numel()) if valid is None else valid.sum().to(loss.dtype)
         else:
-            counted = weights[labels.masked_fill(~valid, 0) if valid is not None else labels]
+            counted = weights[labels]
             count = (counted if valid is None else counted * valid).sum()
-        return safe_divide(loss, count)
+        return safe_divide(total, count)
