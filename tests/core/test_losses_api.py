@@ -79,6 +79,18 @@ def test_reprs_show_the_arguments_that_differ_from_the_defaults():
     assert repr(L.MCCLoss()) == "MCCLoss()"
 
 
+def test_losses_pickle_and_copy():
+    """Modules travel by pickle (torch.save, multiprocessing): every loss and sum must survive it."""
+    import copy
+    import pickle
+
+    x, y = multiclass_batch()
+    loss = L.DiceLoss("multiclass", class_weights=[1, 2, 3]) + 0.5 * L.FocalLoss("multiclass", gamma=1.0)
+    for clone in (pickle.loads(pickle.dumps(loss)), copy.deepcopy(loss)):
+        assert repr(clone) == repr(loss)
+        torch.testing.assert_close(clone(x, y), loss(x, y))
+
+
 def test_weights_follow_the_module_to_a_device_and_dtype():
     loss = (L.DiceLoss("multiclass", class_weights=[1, 2, 3]) + L.SoftBCEWithLogitsLoss(pos_weight=torch.tensor([2.0]))).double()
     assert loss.terms[0].class_weights.dtype == torch.float64

@@ -83,7 +83,8 @@ class Loss(_Arithmetic, nn.Module):
             type(self)._check_arguments(values)
         except ArgumentError as exc:
             raise ArgumentError(exc.field, f"{type(self).__name__}: {exc.field}: {exc.message}") from None
-        self._arguments = values
+        # a plain dict: the params model is made at run time, so its instances do not pickle
+        self._arguments = {name: getattr(values, name) for name in model.model_fields}
         # each loss checks the values in a target on every CPU call, and on other devices on
         # its first call only (the check reads a result back, which waits for the device)
         self._targets_checked = False
@@ -106,8 +107,8 @@ class Loss(_Arithmetic, nn.Module):
             return super().__repr__()
         unset = object()
         shown = []
-        for name, default in {**dict.fromkeys(type(values).model_fields, unset), **defaults(type(self))}.items():
-            value = getattr(values, name)
+        for name, default in {**dict.fromkeys(values, unset), **defaults(type(self))}.items():
+            value = values[name]
             if default is unset or not _same(value, default):
                 shown.append(f"{name}={_show(value)}")
         return f"{type(self).__name__}({', '.join(shown)})"
