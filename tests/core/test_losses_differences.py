@@ -68,9 +68,10 @@ def test_a_class_absent_from_the_target_is_left_out_of_the_mean(name, target, we
     assert getattr(smp_losses, name)(**kwargs)(ABSENT, y).item() == pytest.approx(smp_expected, rel=1e-6)
 
 
-@pytest.mark.parametrize("name", ["DiceLoss", "JaccardLoss", "TverskyLoss"])
-def test_no_class_present_gives_zero_and_no_gradient(name):
-    value, grad = grad_of(getattr(ours, name)("multiclass", ignore_index=255), torch.randn(1, 3, 2, 2), torch.full((1, 2, 2), 255))
+@pytest.mark.parametrize(("name", "option"), [("DiceLoss", {}), ("JaccardLoss", {"log_loss": True}), ("TverskyLoss", {"gamma": 0.5})])
+def test_no_class_present_gives_zero_and_no_gradient(name, option):
+    loss = getattr(ours, name)("multiclass", ignore_index=255, **option)
+    value, grad = grad_of(loss, torch.randn(1, 3, 2, 2), torch.full((1, 2, 2), 255))
     assert value.item() == 0 and not grad.any()
 
 

@@ -187,5 +187,8 @@ class TverskyLoss(_OverlapLoss):
         self.alpha, self.beta, self.gamma = values.alpha, values.beta, values.gamma
 
     def _finish(self, loss: torch.Tensor) -> torch.Tensor:
-        return loss if self.gamma == 1.0 else loss**self.gamma
+        if self.gamma == 1.0:
+            return loss
+        # 0 stays 0 with a finite gradient (x ** gamma has none at 0 for gamma < 1)
+        return torch.where(loss > 0, loss.clamp_min(torch.finfo(loss.dtype).tiny) ** self.gamma, loss)
 
