@@ -4,7 +4,7 @@
 
 Each loss computes its value on a batch of logits and the gradient w.r.t. them: multiclass on
 8x19x512x512 logits with class-index targets, binary on 8x1x512x512 logits with 0/1 targets
-(``--quick``: 2x19x128x128 and 2x1x128x128). seghub and smp run in the same process with the
+(``--quick``: 2x19x256x256 and 2x1x256x256). seghub and smp run in the same process with the
 same inputs, interleaved (seghub, smp, smp, seghub, ...), after one warm-up call each; each
 number is the median of ``--repeats`` calls and the ratio is seghub / smp (target: <= 1.0).
 SoftCrossEntropyLoss runs with ``smooth_factor=0.1`` (smp 0.6 fails on its default None), and
@@ -24,7 +24,7 @@ import torch
 import seghub.losses as ours
 
 FULL = {"multiclass": (8, 19, 512, 512), "binary": (8, 1, 512, 512)}
-QUICK = {"multiclass": (2, 19, 128, 128), "binary": (2, 1, 128, 128)}
+QUICK = {"multiclass": (2, 19, 256, 256), "binary": (2, 1, 256, 256)}
 # (key, mode, class name, keyword arguments, takes probabilities)
 CASES = (
     ("dice", "multiclass", "DiceLoss", {"mode": "multiclass"}, False),
@@ -79,7 +79,7 @@ def measure(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2x19x128x128 and 2x1x128x128 instead of 8x19x512x512, 8x1x512x512")
+    parser.add_argument("--quick", action="store_true", help="2x19x256x256 and 2x1x256x256 instead of 8x19x512x512 and 8x1x512x512")
     parser.add_argument("--losses", help="comma-separated subset of " + ",".join(dict.fromkeys(case[0] for case in CASES)))
     parser.add_argument("--modes", default="multiclass,binary", help="comma-separated subset of multiclass,binary")
     parser.add_argument("--repeats", type=int, help="timed calls per loss and library (default 5, --quick 9)")

@@ -150,7 +150,9 @@ class _SmoothedCrossEntropy(torch.autograd.Function):
             if grad is None:
                 continue
             # softmax * ((1 - s) w_y + s / C sum(w)) - s / C w_c - (1 - s) w_y [c == y], in place
-            chunk = torch.div(exp, total, out=grad[i, :, cols]).mul_(on_label + spread * weight_sum)
+            chunk = torch.div(exp, total, out=grad[i, :, cols])
+            if weights is not None:  # without, the factor is (1 - s) + s
+                chunk.mul_(on_label + spread * weight_sum)
             if smoothing:
                 chunk.sub_(spread if column is None else spread * column)
             chunk.scatter_add_(0, y, torch.full_like(lse, -(1 - smoothing)) if weights is None else -on_label)
