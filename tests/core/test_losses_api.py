@@ -294,3 +294,15 @@ def test_the_readme_losses_section_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for block in blocks:
         exec(compile(block, "README.md (Losses)", "exec"), {})
+
+
+@pytest.mark.parametrize(
+    "loss", [L.FocalLoss("multiclass"), L.SoftCrossEntropyLoss(), L.DiceLoss("multiclass"), L.LovaszLoss("multiclass")], ids=repr
+)
+def test_values_without_autograd_are_the_same(loss):
+    """Focal and cross-entropy skip their gradient when none is wanted; the value stays."""
+    x, y = multiclass_batch()
+    x.requires_grad_(True)
+    with torch.no_grad():
+        quiet = loss(x, y)
+    torch.testing.assert_close(quiet, loss(x, y).detach())

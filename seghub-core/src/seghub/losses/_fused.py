@@ -44,13 +44,13 @@ class FocalSums(torch.autograd.Function):
     forward pass also writes the gradient of each element (one (N, C, P) tensor, where autograd
     would keep a dozen), so the backward pass is one multiplication. Targets come as (N, C, P)
     floats or, in multiclass mode, as (N, P) labels (no one-hot tensor); ``valid`` is
-    (N, 1 or C, P) bool or None.
+    (N, 1 or C, P) bool or None; ``autograd`` says whether a gradient will be wanted.
     """
 
     @staticmethod
-    def forward(ctx, logits, target, labels, valid, gamma, alpha):  # type: ignore[override]
+    def forward(ctx, logits, target, labels, valid, gamma, alpha, autograd):  # type: ignore[override]
         total = logits.new_zeros(logits.shape[1])
-        grad = torch.empty_like(logits) if ctx.needs_input_grad[0] else None
+        grad = torch.empty_like(logits) if autograd else None
         for i, cols in chunks(logits):
             x = logits[i, :, cols]
             t = _chunk_target(target, labels, i, cols, x)
@@ -82,4 +82,4 @@ class FocalSums(torch.autograd.Function):
     @torch.autograd.function.once_differentiable  # the saved gradient is not a function of the logits
     def backward(ctx, grad_total):  # type: ignore[override]
         (grad,) = ctx.saved_tensors
-        return grad * grad_total.view(1, -1, 1), None, None, None, None, None
+        return grad * grad_total.view(1, -1, 1), None, None, None, None, None, None

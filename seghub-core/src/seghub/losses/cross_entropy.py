@@ -86,7 +86,10 @@ class SoftBCEWithLogitsLoss(Loss):
         else:  # the focal loss's fused pass with gamma 0 is this cross-entropy, per channel
             n, c = y_pred.shape[:2]
             flat_valid = None if valid is None else valid.reshape(n, c, -1)
-            per_channel = FocalSums.apply(y_pred.reshape(n, c, -1), target.reshape(n, c, -1), None, flat_valid, 0.0, None)
+            autograd = torch.is_grad_enabled() and y_pred.requires_grad
+            per_channel = FocalSums.apply(
+                y_pred.reshape(n, c, -1), target.reshape(n, c, -1), None, flat_valid, 0.0, None, autograd
+            )
             total = per_channel.sum() if channel_weights is None else (per_channel * channel_weights).sum()
         if self.reduction == "sum":
             return total
@@ -122,13 +125,14 @@ class _SmoothedCrossEntropy(torch.autograd.Function):
 
     ``loss = (1 - s) w_y (lse - x_y) + s / C * sum_c w_c (lse - x_c)``, with ``lse`` the
     log-sum-exp of the logits: value and gradient in one pass over cache-sized pieces, as the
-    focal loss does, instead of a log-softmax and its gradient through memory."""
+    focal loss does, instead of a log-softmax and its gradient through memory (the gradient
+    only when ``autograd`` says it will be wanted)."""
 
     @staticmethod
-    def forward(ctx, logits, labels, valid, smoothing, weights):  # type: ignore[override]
+    def forward(ctx, logits, labels, valid, smoothing, weights, autograd):  # type: ignore[override]
         n, c, p = logits.shape
         out = logits.new_empty(n, p)
-        grad = torch.empty_like(logits) if ctx.needs_input_grad[0] else None
+        grad = torch.empty_like(logits) if autograd else None
         spread = smoothing / c
         weight_sum = c if weights is None else weights.sum()
         column = None if weights is None else weights.view(c, 1)
@@ -165,7 +169,7 @@ class _SmoothedCrossEntropy(torch.autograd.Function):
     @torch.autograd.function.once_differentiable  # the saved gradient is not a function of the logits
     def backward(ctx, grad_out):  # type: ignore[override]
         (grad,) = ctx.saved_tensors
-        return grad * grad_out.unsqueeze(1), None, None, None, None
+        return grad * grad_out.unsqueeze(1), None, None, None, None, None
 
 
 class SoftCrossEntropyLoss(Loss):
@@ -215,7 +219,10 @@ class SoftCrossEntropyLoss(Loss):
         labels, valid = class_indices(owner, y_pred, y_true, self.ignore_index, check)
         n, classes = y_pred.shape[:2]
         weights = class_weight_tensor(owner, self.class_weights, classes, y_pred)
-        loss = _SmoothedCrossEntropy.apply(y_pred.reshape(n, classes, -1), labels, valid, self.smooth_factor or 0.0, weights)
+        autograd = torch.is_grad_enabled() and y_pred.requires_grad
+        loss = _SmoothedCrossEntropy.apply(
+            y_pred.reshape(n, classes, -1), labels, valid, self.smooth_factor or 0.0, weights, autograd
+        )
         if self.reduction == "none":
             return loss.reshape(y_pred.shape[:1] + y_pred.shape[2:])
         total = loss.sum()

@@ -119,7 +119,8 @@ class FocalLoss(Loss):
         weights = class_weight_tensor("FocalLoss", self.class_weights, c, logits)
         w = exists.to(logits.dtype) if weights is None else exists * weights
         if self.reduction != "none" and not self.normalized and self.reduced_threshold is None:
-            per_class = FocalSums.apply(logits, target, labels, valid, self.gamma, self.alpha)
+            autograd = torch.is_grad_enabled() and logits.requires_grad
+            per_class = FocalSums.apply(logits, target, labels, valid, self.gamma, self.alpha, autograd)
         else:
             if labels is not None:
                 classes = torch.arange(c, device=labels.device).view(1, c, 1)
