@@ -43,13 +43,15 @@ class SpecIssue:
 
 
 class SpecError(SeghubError, ValueError):
-    """A model spec is invalid; ``issues`` lists each problem with its location."""
+    """A model spec (or another validated config, named by ``subject``) is invalid; ``issues``
+    lists each problem with its location."""
 
-    def __init__(self, issues: Sequence[SpecIssue]):
+    def __init__(self, issues: Sequence[SpecIssue], subject: str = "model spec"):
         self.issues = tuple(issues)
+        self.subject = subject
         count = len(self.issues)
         lines = "\n".join(f"  {issue}" for issue in self.issues)
-        super().__init__(f"invalid model spec ({count} problem{'s' if count != 1 else ''}):\n{lines}")
+        super().__init__(f"invalid {subject} ({count} problem{'s' if count != 1 else ''}):\n{lines}")
 
 
 class PluginError(SeghubError):

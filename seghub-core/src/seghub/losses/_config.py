@@ -114,16 +114,16 @@ def build_loss(config: ConfigLike | Sequence[ConfigLike]) -> nn.Module:
     elif isinstance(config, Sequence) and not isinstance(config, (str, bytes)):
         items = [(("loss", index), item) for index, item in enumerate(config)]
         if not items:
-            raise SpecError([SpecIssue(("loss",), "an empty list; give at least one loss config")])
+            raise SpecError([SpecIssue(("loss",), "an empty list; give at least one loss config")], "loss config")
     else:
         raise SpecError([SpecIssue(("loss",), (
             "must be a loss config ({'name': ..., 'params': {...}}), a list of them or a LossConfig;"
             f" got {type(config).__name__}"
-        ))])
+        ))], "loss config")
     issues: list[SpecIssue] = []
     built = [_build_one(item, root, issues) for root, item in items]
     if issues:
-        raise SpecError(issues)
+        raise SpecError(issues, "loss config")
     terms = [term for term in built if term is not None]
     if isinstance(config, (LossConfig, Mapping)):
         weight, loss = terms[0]
