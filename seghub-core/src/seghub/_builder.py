@@ -15,6 +15,7 @@ from typing import Any
 
 from torch import nn
 
+from ._excerpt import error_text
 from ._heads import ClassificationHead, SegmentationHead
 from ._protocols import (
     Capabilities,
@@ -29,6 +30,7 @@ from ._protocols import (
 from ._spec import ModelSpec
 from ._validation import ResolvedSpec, SpecLike, validate_spec
 from .errors import SpecError, SpecIssue
+from .plugins._entries import BUILD_ERRORS
 
 __all__ = ["ModelParts", "assemble", "decide_capabilities"]
 
@@ -78,8 +80,8 @@ def _head(location: str, build: Any, *args: Any, **kwargs: Any) -> nn.Module:
     """Build a head; what it refuses (sizes torch cannot allocate, say) is located at ``location``."""
     try:
         return build(*args, **kwargs)
-    except (ValueError, TypeError, RuntimeError, OverflowError, MemoryError) as exc:
-        raise SpecError([SpecIssue((location,), f"cannot build the {location.replace('_', ' ')}: {exc}")]) from exc
+    except BUILD_ERRORS as exc:
+        raise SpecError([SpecIssue((location,), f"cannot build the {location.replace('_', ' ')}: {error_text(exc)}")]) from exc
 
 
 def assemble(spec: SpecLike) -> ModelParts:

@@ -7,26 +7,15 @@ short excerpt of the offending value: a spec may hold a 50 MB array, the message
 from __future__ import annotations
 
 import difflib
-import reprlib
 import typing
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from ._excerpt import excerpt
 from .errors import SpecIssue
 
 __all__ = ["excerpt", "issues_from"]
-
-_EXCERPT = reprlib.Repr()
-_EXCERPT.maxstring = 60
-_EXCERPT.maxother = 60
-_EXCERPT.maxlist = _EXCERPT.maxtuple = _EXCERPT.maxdict = _EXCERPT.maxset = 6
-_EXCERPT.maxlevel = 3
-
-
-def excerpt(value: object) -> str:
-    """A short ``repr`` of ``value`` (long strings, deep or long containers are cut with ``...``)."""
-    return _EXCERPT.repr(value)
 
 
 def issues_from(

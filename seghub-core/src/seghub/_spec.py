@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
+from ._excerpt import excerpt
 from .errors import SpecError, SpecIssue
 
 __all__ = [
@@ -40,7 +41,7 @@ Activation = Annotated[
 
 def _check_activation(value: Any) -> Any:
     if isinstance(value, str) and value not in ACTIVATION_NAMES:
-        raise ValueError(f"unknown activation {value!r}; use one of {', '.join(ACTIVATION_NAMES)}, null or a callable")
+        raise ValueError(f"unknown activation {excerpt(value)}; use one of {', '.join(ACTIVATION_NAMES)}, null or a callable")
     return value
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import importlib_metadata
 import pluggy
 
+from .._excerpt import excerpt
 from ..errors import PluginConflictError, PluginError, UnknownNameError
 from . import hookspecs
 from ._entries import DecoderEntry, EncoderEntry, EncoderFamily, PluginInfo
@@ -220,7 +221,7 @@ class PluginHub:
             if not chosen:
                 offered = ", ".join(sorted({c.plugin.label for c in candidates})) or "no plugin"
                 raise UnknownNameError(
-                    f"{kind} {name!r} is not offered by provider {provider!r} (offered by: {offered}); "
+                    f"{kind} {excerpt(name)} is not offered by provider {excerpt(provider)} (offered by: {offered}); "
                     f"fix {kind}.provider or leave it null"
                 )
             candidates = chosen
@@ -229,7 +230,7 @@ class PluginHub:
         if candidates:
             labels = sorted(c.plugin.label for c in candidates)
             raise PluginConflictError(
-                f"{kind} {name!r} is offered by several plugins: {', '.join(labels)}; "
+                f"{kind} {excerpt(name)} is offered by several plugins: {', '.join(labels)}; "
                 f"pick one with {kind}.provider (e.g. \"provider\": {labels[0]!r})"
             )
         hint = ""
@@ -237,7 +238,7 @@ class PluginHub:
         if close:
             hint = " Did you mean " + " or ".join(repr(c) for c in close) + "?"
         raise UnknownNameError(
-            f"unknown {kind} {name!r}.{hint} `seghub {kind}s` lists the known names.{self._failed_note()}"
+            f"unknown {kind} {excerpt(name)}.{hint} `seghub {kind}s` lists the known names.{self._failed_note()}"
         )
 
     def _encoder_suggestions(self) -> list[str]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, ValidationError
 
+from .._excerpt import excerpt, shorten
+from .._json_input import JSONInputError, read_json_file
 from .._pydantic_issues import issues_from
 from .._spec import _Strict, check_version
 from .._version import __version__
@@ -120,14 +121,14 @@ def requirements(spec: ModelSpec) -> list[Requirement]:
 def read_config(path: Path) -> PretrainedConfig:
     """Parse and validate a saved model's ``config.json``; problems raise :class:`SpecError`."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SpecError([SpecIssue((), f"{CONFIG_NAME} cannot be read as JSON: {exc}")]) from None
+        data = read_json_file(path)
+    except (OSError, JSONInputError) as exc:
+        raise SpecError([SpecIssue((), f"{CONFIG_NAME} cannot be read as JSON: {shorten(str(exc))}")]) from None
     if not isinstance(data, dict):
         raise SpecError([SpecIssue((), f"{CONFIG_NAME} must hold a JSON object, got {type(data).__name__}")])
     if "_model_class" in data:
         raise SpecError([SpecIssue((), (
-            f"this {CONFIG_NAME} was written by segmentation_models_pytorch ({data['_model_class']}); "
+            f"this {CONFIG_NAME} was written by segmentation_models_pytorch ({excerpt(data['_model_class'])}); "
             "import it with seghub.compat.smp.from_smp_pretrained(...)"
         ))])
     fmt = data.get("format", CONFIG_FORMAT)
