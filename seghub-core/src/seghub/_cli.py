@@ -1,22 +1,21 @@
 """The ``seghub`` command: inspect plugins, list names, print the schema, build a spec, demo.
 
-Bad input ends with a one-line message on stderr and exit code 2, never a traceback.
+Bad input ends with one message on stderr and exit code 2, never a traceback (``_cli_errors``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ._cli_errors import run_reporting_errors
+from ._cli_schema import add_schema_command
 from .errors import SeghubError
 from .plugins import get_hub
 
 __all__ = ["main"]
-
-EXIT_USAGE = 2
 
 
 def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
@@ -59,13 +58,6 @@ def _cmd_decoders(args: argparse.Namespace) -> int:
         print(f"no decoder matches {args.pattern!r}" if args.pattern else "no decoders installed")
         return 0
     print(_table(rows, ("decoder", "constructor", "plugin", "takes", "description")))
-    return 0
-
-
-def _cmd_schema(args: argparse.Namespace) -> int:
-    from ._spec import model_schema
-
-    print(json.dumps(model_schema(), indent=2))
     return 0
 
 
@@ -143,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     dec = sub.add_parser("decoders", help="list decoder names")
     dec.add_argument("pattern", nargs="?")
     dec.set_defaults(run=_cmd_decoders)
-    sub.add_parser("schema", help="print the JSON Schema of the model spec").set_defaults(run=_cmd_schema)
+    add_schema_command(sub)
     build = sub.add_parser("build", help="validate and build a spec, print a summary")
     build.add_argument("spec", help="path of a JSON spec file")
     build.add_argument("--input-shape", type=_parse_shape, metavar="N,C,H,W", help="input for the shape check (default 1,C,256,256)")
@@ -166,11 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``seghub`` console script."""
     args = _parser().parse_args(argv)
     run: Callable[[argparse.Namespace], int] = args.run
-    try:
-        return run(args)
-    except SeghubError as exc:
-        print(f"seghub: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    return run_reporting_errors(run, args)
 
 
 if __name__ == "__main__":
