@@ -14,6 +14,7 @@ from .._spec import _Strict, check_version
 from .._version import __version__
 from ..errors import PluginError, SpecError, SpecIssue
 from ..plugins import get_hub
+from ..plugins._switched_off import why_off
 
 if TYPE_CHECKING:
     from .._spec import ModelSpec
@@ -160,7 +161,8 @@ def rooted(exc: SpecError, root: str) -> SpecError:
 
 def check_requirements(config: PretrainedConfig) -> None:
     """Raise one :class:`PluginError` naming every needed distribution that is not installed
-    and the pip command that installs them."""
+    and the pip command that installs them; or, when they are all installed, naming a needed
+    plugin that is disabled or failed to load, and why."""
     import importlib_metadata
 
     missing = []
@@ -172,6 +174,7 @@ def check_requirements(config: PretrainedConfig) -> None:
         except importlib_metadata.PackageNotFoundError:
             missing.append(req)
     if not missing:
+        _check_switched_on(config)
         return
 
     def detail(req: Requirement) -> str:
@@ -187,3 +190,16 @@ def check_requirements(config: PretrainedConfig) -> None:
     )
     command = "pip install " + " ".join(str(req.distribution) for req in missing)
     raise PluginError(f"{head}: {details}. Install with: {command}")
+
+
+def _check_switched_on(config: PretrainedConfig) -> None:
+    """Raise a :class:`PluginError` when a plugin the model needs is installed but off."""
+    plugins = get_hub().plugins()
+    for req in config.requires:
+        if req.distribution is None or req.distribution == CORE_DISTRIBUTION:
+            continue
+        for info in plugins:
+            same = info.distribution == req.distribution and (req.plugin is None or info.name == req.plugin)
+            if same and info.status != "ok":
+                what = ", ".join(req.provides) or "parts"
+                raise PluginError(f"this model needs {what} from plugin {info.label}, which is installed but {why_off(info)}")
