@@ -186,3 +186,31 @@ def test_aux_params_must_be_a_mapping_in_the_constructor_and_the_smp_import(toy,
     (folder / "config.json").write_text(json.dumps({"_model_class": "ToyNet", "encoder_name": "toy", "aux_params": aux_params}))
     with pytest.raises(ValueError, match="aux_params must be a mapping"):
         from_smp_pretrained(folder)
+
+
+@pytest.mark.parametrize(
+    ("edit", "location"),
+    [
+        (lambda c: c["requires"][1].update(distribution="d" * 10_000_000), "requires[1].distribution"),
+        (lambda c: c["requires"][1].update(provides=["encoder x"] * 1_000_000), "requires[1].provides"),
+        (lambda c: c.update(format=int("9" * 4000)), "format"),
+        (lambda c: c["spec"].update(version=int("9" * 4000)), "spec.version"),
+    ],
+    ids=["distribution", "provides", "format", "version"],
+)
+def test_from_pretrained_of_a_config_with_huge_values(toy, tmp_path, edit, location):
+    folder = _saved(tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    edit(config)
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(SpecError) as info:
+        seghub.from_pretrained(folder)
+    assert location in _message(info)
+
+
+def test_cli_options_are_quoted_short(toy, capsys):
+    from seghub._cli import main
+
+    with pytest.raises(SystemExit):
+        main(["build", "spec.json", "--input-shape", "1," * 1_000_000])
+    assert len(capsys.readouterr().err) < SHORT

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ._cli_errors import run_reporting_errors
+from ._excerpt import excerpt
 from ._cli_schema import add_schema_command
 from .errors import SeghubError
 from .plugins import get_hub
@@ -67,7 +68,7 @@ def _parse_shape(text: str) -> tuple[int, int, int, int]:
     except ValueError:
         shape = ()
     if len(shape) != 4 or min(shape) < 1:
-        raise argparse.ArgumentTypeError(f"expected four positive integers N,C,H,W, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected four positive integers N,C,H,W, got {excerpt(text)}")
     return shape  # type: ignore[return-value]
 
 
@@ -119,7 +120,7 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], Any]:
         except ValueError:
             value = 0
         if not value > 0:  # also refuses nan
-            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected a positive number, got {excerpt(text)}")
         return value
 
     return parse

@@ -122,5 +122,5 @@ def check_version(data: Any) -> None:
         version = data.get("version", SPEC_VERSION)
         if isinstance(version, int) and not isinstance(version, bool) and version > SPEC_VERSION:
             raise SpecError([SpecIssue(("version",), (
-                f"spec version {version} is newer than this seghub understands ({SPEC_VERSION}); upgrade seghub-core"
+                f"spec version {excerpt(version)} is newer than this seghub understands ({SPEC_VERSION}); upgrade seghub-core"
             ))])

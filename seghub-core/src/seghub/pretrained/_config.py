@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, ValidationError
 
@@ -38,15 +38,19 @@ WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "README.md"
 CONFIG_FORMAT = 1
 CORE_DISTRIBUTION = "seghub-core"
+_MAX_NAME = 200
 
 
 class Requirement(_Strict):
     """A distribution a saved model needs, with the version it was saved with."""
 
-    distribution: str | None = Field(description="What to pip install; null for in-process plugins.")
-    version: str | None = None
-    plugin: str | None = Field(None, description="The plugin's entry-point name.")
-    provides: list[str] = Field(default_factory=list, description="What it provided: 'encoder resnet34', ...")
+    # bounded: error messages quote these, and the pip command is built from them
+    distribution: str | None = Field(max_length=_MAX_NAME, description="What to pip install; null for in-process plugins.")
+    version: str | None = Field(None, max_length=_MAX_NAME)
+    plugin: str | None = Field(None, max_length=_MAX_NAME, description="The plugin's entry-point name.")
+    provides: list[Annotated[str, Field(max_length=_MAX_NAME)]] = Field(
+        default_factory=list, max_length=_MAX_NAME, description="What it provided: 'encoder resnet34', ..."
+    )
 
 
 class PretrainedConfig(_Strict):
@@ -135,7 +139,7 @@ def read_config(path: Path) -> PretrainedConfig:
     fmt = data.get("format", CONFIG_FORMAT)
     if isinstance(fmt, int) and not isinstance(fmt, bool) and fmt > CONFIG_FORMAT:
         raise SpecError([SpecIssue(("format",), (
-            f"config format {fmt} is newer than this seghub understands ({CONFIG_FORMAT}); upgrade seghub-core"
+            f"config format {excerpt(fmt)} is newer than this seghub understands ({CONFIG_FORMAT}); upgrade seghub-core"
         ))])
     try:
         check_version(data.get("spec"))
