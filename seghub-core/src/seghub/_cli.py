@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ._cli_errors import run_reporting_errors
-from ._excerpt import excerpt
 from ._cli_schema import add_schema_command
+from ._excerpt import excerpt
 from .errors import SeghubError
 from .plugins import get_hub
 

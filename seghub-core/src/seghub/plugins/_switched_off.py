@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pluggy
+
 from .._excerpt import excerpt
 from . import hookspecs
 from ._entries import PluginInfo
@@ -40,8 +42,6 @@ class OffPlugin:
 
 
 def _registrations(load: Callable[[], object] | None, info: PluginInfo) -> Registry | None:
-    import pluggy
-
     if load is None:
         return None
     registry = Registry(info)
