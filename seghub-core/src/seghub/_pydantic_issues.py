@@ -39,10 +39,10 @@ def issues_from(
             close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             message = f"unknown key; remove it (`{schema_command}` lists the allowed keys).{hint}"
-        elif "input" in item and item["type"] != "missing":
-            message = f"{item['msg']} (got {excerpt(item['input'])})"
         else:
-            message = item["msg"]
+            # a validator's own ValueError already says what is wrong: no "Value error, " before it
+            text = item["msg"].removeprefix("Value error, ") if item["type"] == "value_error" else item["msg"]
+            message = f"{text} (got {excerpt(item['input'])})" if "input" in item and item["type"] != "missing" else text
         found.append(SpecIssue(loc, message))
     return found
 
