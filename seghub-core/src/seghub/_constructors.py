@@ -9,11 +9,11 @@ smp's generic arguments, never an architecture.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._excerpt import excerpt
+from ._suggestions import close_matches
 from .errors import MissingConstructorError
 from .plugins import get_hub
 
@@ -129,7 +129,7 @@ def find_constructor(name: str) -> Callable[..., Any]:
         assert constructor is not None
         return constructor
     known = sorted(d.constructor_name for d in hub.decoders() if d.constructor_name)
-    close = difflib.get_close_matches(name, known, n=1)
+    close = close_matches(name, known)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     installed = f" Installed constructors: {', '.join(known)}." if known else ""
     raise MissingConstructorError(

@@ -6,13 +6,13 @@ short excerpt of the offending value: a spec may hold a 50 MB array, the message
 
 from __future__ import annotations
 
-import difflib
 import typing
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from ._excerpt import excerpt
+from ._suggestions import close_matches
 from .errors import SpecIssue
 
 __all__ = ["excerpt", "issues_from"]
@@ -36,7 +36,7 @@ def issues_from(
         if item["type"] == "extra_forbidden":
             key = str(item["loc"][-1]) if item["loc"] else ""
             known = _fields_at(model, item["loc"][:-1])
-            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            close = close_matches(key, known)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             message = f"unknown key; remove it (`{schema_command}` lists the allowed keys).{hint}"
         else:

@@ -102,7 +102,8 @@ def _problem(model: type[_Options], name: str, error: Any) -> str:
     if error["loc"][0] in _FOLLOW_THE_MODEL:
         return f"{key}: the layers' device and dtype follow the model's; remove it and use model.to(...)"
     allowed = ", ".join(model.model_fields) or "none"
-    close = difflib.get_close_matches(str(error["loc"][0]), list(model.model_fields), n=1)
+    key_text = str(error["loc"][0])
+    close = difflib.get_close_matches(key_text, list(model.model_fields), n=1) if len(key_text) < 100 else []
     hint = f" Did you mean {close[0]!r}?" if close else ""
     return f"{key}: unknown option of {name!r} (allowed: {allowed}).{hint}"
 

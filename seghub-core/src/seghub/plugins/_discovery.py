@@ -8,7 +8,6 @@ reported and skipped; ``SEGHUB_STRICT_PLUGINS=1`` makes that fatal. ``SEGHUB_DIS
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import os
 import threading
@@ -20,6 +19,7 @@ import importlib_metadata
 import pluggy
 
 from .._excerpt import excerpt
+from .._suggestions import close_matches
 from ..errors import PluginConflictError, PluginError, UnknownNameError
 from . import hookspecs
 from ._entries import DecoderEntry, EncoderEntry, EncoderFamily, PluginInfo
@@ -244,7 +244,7 @@ class PluginHub:
                 f"pick one with {kind}.provider (e.g. \"provider\": {labels[0]!r})"
             )
         hint = ""
-        close = difflib.get_close_matches(name.lower() if kind == "decoder" else name, known(), n=3, cutoff=0.6)
+        close = close_matches(name.lower() if kind == "decoder" else name, known(), n=3)
         if close:
             hint = " Did you mean " + " or ".join(repr(c) for c in close) + "?"
         raise UnknownNameError(
