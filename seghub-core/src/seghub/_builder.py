@@ -17,6 +17,7 @@ from typing import Any
 
 from torch import nn
 
+from ._excerpt import error_text
 from ._heads import ClassificationHead, SegmentationHead
 from ._protocols import (
     Capabilities,
@@ -34,6 +35,7 @@ from ._validation import ResolvedSpec, SpecLike, validate_spec
 from ._warn import warn_user
 from .errors import SpecError, SpecIssue
 from .plugins import NeckEntry, get_hub
+from .plugins._entries import BUILD_ERRORS
 
 __all__ = ["ModelParts", "assemble", "decide_capabilities"]
 
@@ -223,8 +225,8 @@ def _head(location: str, build: Any, *args: Any, **kwargs: Any) -> nn.Module:
     """Build a head; what it refuses (sizes torch cannot allocate, say) is located at ``location``."""
     try:
         return build(*args, **kwargs)
-    except (ValueError, TypeError, RuntimeError, OverflowError, MemoryError) as exc:
-        raise SpecError([SpecIssue((location,), f"cannot build the {location.replace('_', ' ')}: {exc}")]) from exc
+    except BUILD_ERRORS as exc:
+        raise SpecError([SpecIssue((location,), f"cannot build the {location.replace('_', ' ')}: {error_text(exc)}")]) from exc
 
 
 def assemble(spec: SpecLike) -> ModelParts:

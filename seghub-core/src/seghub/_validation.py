@@ -9,15 +9,15 @@ settings (its output strides) is checked here too, before anything is built.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from ._excerpt import excerpt, shorten
+from ._json_input import JSONInputError, nesting_problem, read_json_file
 from ._pydantic_issues import issues_from
 from ._spec import ModelSpec, check_version
 from .errors import PluginConflictError, SpecError, SpecIssue, UnknownNameError
@@ -52,22 +52,27 @@ class ResolvedSpec:
 
 
 def load_spec(spec: SpecLike) -> Any:
-    """The spec as plain data: a :class:`ModelSpec` dumped, a JSON file read, a mapping as it is."""
+    """The spec as plain data: a :class:`ModelSpec` dumped, a JSON file read, a mapping as it is.
+
+    A file that cannot be read, is not UTF-8 JSON, or data nested deeper than any spec (or
+    containing itself) raise :class:`SpecError`."""
     if isinstance(spec, ModelSpec):
         data = spec.model_dump()
         if "neck" not in spec.model_fields_set:
             del data["neck"]  # left out, not null: the builder still picks
         return data
     if isinstance(spec, (str, os.PathLike)):
-        path = Path(spec)
+        where = excerpt(os.fspath(spec))
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise SpecError([SpecIssue((), f"cannot read spec file {str(path)!r}: {exc.strerror or exc}")]) from exc
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SpecError([SpecIssue((), f"{path} is not valid JSON: {exc}")]) from exc
+            return read_json_file(spec)
+        except JSONInputError as exc:
+            raise SpecError([SpecIssue((), f"spec file {where} is {exc}")]) from None
+        except (OSError, ValueError) as exc:  # ValueError: a NUL character in the path
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise SpecError([SpecIssue((), f"cannot read spec file {where}: {shorten(reason)}")]) from None
+    problem = nesting_problem(spec)
+    if problem:
+        raise SpecError([SpecIssue((), f"the spec is {problem}")])
     return spec
 
 
@@ -75,7 +80,7 @@ def _lookup(find: Any, kind: str, name: str, provider: str | None) -> Any:
     try:
         return find(name, provider)
     except (UnknownNameError, PluginConflictError) as exc:
-        raise type(exc)(f"{kind}.name: {exc}") from None
+        raise type(exc)(f"{kind}.name: {shorten(str(exc), 2000)}") from None
 
 
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:

@@ -8,21 +8,23 @@ reported and skipped; ``SEGHUB_STRICT_PLUGINS=1`` makes that fatal. ``SEGHUB_DIS
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
 import importlib_metadata
 import pluggy
 
+from .._excerpt import excerpt
+from .._suggestions import close_matches
 from ..errors import PluginConflictError, PluginError, UnknownNameError
 from . import hookspecs
 from ._entries import DecoderEntry, EncoderEntry, EncoderFamily, NeckEntry, PluginInfo
 from ._registry import Registry
+from ._switched_off import OffPlugin, off_plugins_note
 from .hookspecs import PLUGIN_API_VERSION, PROJECT_NAME, REGISTRATION_HOOKS
 
 __all__ = [
@@ -61,6 +63,8 @@ class PluginHub:
         self._discovered = False
         self._plugins: dict[str, _Loaded] = {}
         self._manager = self._new_manager()
+        self._sources: dict[str, Callable[[], object]] = {}  # how to load each plugin again
+        self._off: dict[str, OffPlugin] = {}  # disabled or failed plugins, read for error messages
 
     @staticmethod
     def _new_manager() -> pluggy.PluginManager:
@@ -96,6 +100,7 @@ class PluginHub:
                 other = self._plugins[ep.name].info
                 self._fail(info, f"entry point name {ep.name!r} is already used by {other.label}")
                 continue
+            self._sources[ep.name] = ep.load
             if {_normalize(ep.name), _normalize(info.label)} & disabled:
                 disabled_info = replace(info, status="disabled", reason=f"listed in {DISABLE_ENV}")
                 self._plugins[ep.name] = _Loaded(disabled_info, Registry(disabled_info))
@@ -114,6 +119,7 @@ class PluginHub:
             raise PluginError(f"plugin {info.label!r} ({info.name}) failed: {reason} [{STRICT_ENV} is set]")
 
     def _add(self, plugin: object, info: PluginInfo) -> PluginInfo:
+        self._sources[info.name] = lambda: plugin
         api = getattr(plugin, "SEGHUB_PLUGIN_API", PLUGIN_API_VERSION)
         if api != PLUGIN_API_VERSION:
             self._fail(
@@ -159,6 +165,8 @@ class PluginHub:
         with self._lock:
             if self._plugins.pop(name, None) is None:
                 raise PluginError(f"no plugin named {name!r} is registered")
+            self._sources.pop(name, None)
+            self._off.pop(name, None)
             if self._manager.get_plugin(name) is not None:
                 self._manager.unregister(name=name)
 
@@ -166,6 +174,8 @@ class PluginHub:
         """Forget everything and discover again on the next lookup (after installing plugins)."""
         with self._lock:
             self._plugins.clear()
+            self._sources.clear()
+            self._off.clear()
             self._manager = self._new_manager()
             self._discovered = False
 
@@ -179,12 +189,13 @@ class PluginHub:
         self._ensure_discovered()
         return [p for p in self._plugins.values() if p.info.status == "ok"]
 
-    def _failed_note(self) -> str:
-        failed = [p.info for p in self._plugins.values() if p.info.status == "failed"]
-        if not failed:
-            return ""
-        names = ", ".join(f"{info.label} ({info.reason})" for info in failed)
-        return f" Note: these plugins failed to load and may have offered it: {names}."
+    def _off_note(self, kind: str, name: str) -> str:
+        """Which disabled or failed plugin offers ``name`` (see :mod:`._switched_off`)."""
+        off = []
+        for key, loaded in self._plugins.items():
+            if loaded.info.status != "ok":
+                off.append(self._off.setdefault(key, OffPlugin(loaded.info, self._sources.get(key))))
+        return off_plugins_note(off, kind, name)
 
     def encoder(self, name: str, provider: str | None = None) -> EncoderEntry:
         """The entry for an encoder name; raises on unknown names and on unresolved conflicts."""
@@ -227,7 +238,7 @@ class PluginHub:
             if not chosen:
                 offered = ", ".join(sorted({c.plugin.label for c in candidates})) or "no plugin"
                 raise UnknownNameError(
-                    f"{kind} {name!r} is not offered by provider {provider!r} (offered by: {offered}); "
+                    f"{kind} {excerpt(name)} is not offered by provider {excerpt(provider)} (offered by: {offered}); "
                     f"fix {kind}.provider or leave it null"
                 )
             candidates = chosen
@@ -236,15 +247,15 @@ class PluginHub:
         if candidates:
             labels = sorted(c.plugin.label for c in candidates)
             raise PluginConflictError(
-                f"{kind} {name!r} is offered by several plugins: {', '.join(labels)}; "
+                f"{kind} {excerpt(name)} is offered by several plugins: {', '.join(labels)}; "
                 f"pick one with {kind}.provider (e.g. \"provider\": {labels[0]!r})"
             )
         hint = ""
-        close = difflib.get_close_matches(name if kind == "encoder" else name.lower(), known(), n=3, cutoff=0.6)
+        close = close_matches(name if kind == "encoder" else name.lower(), known(), n=3)
         if close:
             hint = " Did you mean " + " or ".join(repr(c) for c in close) + "?"
         raise UnknownNameError(
-            f"unknown {kind} {name!r}.{hint} `seghub {kind}s` lists the known names.{self._failed_note()}"
+            f"unknown {kind} {excerpt(name)}.{hint} `seghub {kind}s` lists the known names.{self._off_note(kind, name)}"
         )
 
     def _encoder_suggestions(self) -> list[str]:

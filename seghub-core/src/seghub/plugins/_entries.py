@@ -17,14 +17,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .._excerpt import error_text
 from ..errors import PluginError, SpecError, SpecIssue
 from ..weights import PretrainedWeights, WeightsSource
 from ._constraints import DecoderConstraints
 from ._references import Ref, reference_name, resolve
 
-__all__ = ["PluginInfo", "EncoderEntry", "EncoderFamily", "DecoderEntry", "NeckEntry"]
+__all__ = ["PluginInfo", "EncoderEntry", "EncoderFamily", "DecoderEntry", "NeckEntry", "BUILD_ERRORS"]
 
 Location = tuple[str | int, ...]
+
+BUILD_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError, OverflowError, MemoryError, RuntimeError)
+"""What building a part from a validated spec may raise that the spec is to blame for: a
+refusal, or sizes torch cannot allocate. Reported at the part's location in the spec."""
 
 
 @dataclass(frozen=True)
@@ -87,13 +92,14 @@ class _Part:
             raise SpecError(issues_from(exc, location, model=model, schema_command=command)) from None
 
     def _call_factory(self, location: Location, **kwargs: Any) -> Any:
-        """The factory's result; a ``ValueError`` or ``TypeError`` it raises becomes a
-        :class:`SpecError` at ``location`` (the original stays as ``__cause__``)."""
+        """The factory's result. What it refuses (``ValueError``, ``TypeError``) and what torch
+        cannot build (``RuntimeError`` and ``MemoryError`` of an allocation, ``OverflowError``)
+        becomes a :class:`SpecError` at ``location`` (the original stays as ``__cause__``)."""
         factory = self.load_factory()
         try:
             return factory(**kwargs)
-        except (ValueError, TypeError) as exc:
-            raise SpecError([SpecIssue(location, str(exc))]) from exc
+        except BUILD_ERRORS as exc:
+            raise SpecError([SpecIssue(location, error_text(exc))]) from exc
 
 
 @dataclass(frozen=True)
