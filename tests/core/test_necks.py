@@ -105,3 +105,17 @@ def test_necks_are_listed_and_checked(toy, capsys):
     assert seghub.list_necks()[0] == "toyneck"  # tried first: the lowest priority
     report = check_neck("toyneck", layouts=[((8, 16), (2, 4)), ((16,), (16,))], import_light=False)
     assert len(report.checked) == 2
+
+
+class _BrokenNeck:
+    @seghub.hookimpl
+    def seghub_register_necks(self, registry: seghub.Registry) -> None:
+        registry.add_neck("broken", factory="no_such_module:Neck", priority=0)
+
+
+def test_a_broken_neck_is_skipped_when_the_builder_picks(toy):
+    toy.register(_BrokenNeck(), "broken-neck")
+    model = seghub.build_model({"encoder": TWO_LEVELS, "decoder": {"name": "toypyramid"}})
+    assert model.spec.neck.name == "toyneck"
+    with pytest.raises(seghub.PluginError, match="no_such_module"):  # named, it is an error
+        seghub.build_model({"encoder": TWO_LEVELS, "neck": {"name": "broken"}, "decoder": {"name": "toypyramid"}})

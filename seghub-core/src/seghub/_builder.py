@@ -33,7 +33,7 @@ from ._protocols import (
 from ._spec import ModelSpec, NeckSpec
 from ._validation import ResolvedSpec, SpecLike, validate_spec
 from ._warn import warn_user
-from .errors import SpecError, SpecIssue
+from .errors import PluginError, SpecError, SpecIssue
 from .plugins import NeckEntry, get_hub
 from .plugins._entries import BUILD_ERRORS
 
@@ -176,12 +176,15 @@ def _middle(resolved: ResolvedSpec, encoder: nn.Module) -> _Middle:
         refusal = exc
     tried = []
     for entry in get_hub().necks():
-        tried.append(entry.name)
         try:
             params = entry.validate_params({})
             neck, decoder, tokens = _on_neck(resolved, encoder, entry, params)
+        except PluginError as exc:  # a broken third-party neck must not stop the others
+            tried.append(f"{entry.name} (broken: {exc})")
+            continue
         except SpecError as exc:
             if _refused(exc):
+                tried.append(entry.name)
                 continue
             raise
         neck_spec = NeckSpec(name=entry.name, params=_plain(params))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .._params import DecoderParams, InterpolationMode, StrictPositiveInt
+from .._params import Channels, DecoderParams, InterpolationMode
 
 __all__ = ["SimplePyramidParams", "GridResampleParams"]
 
@@ -12,7 +12,7 @@ __all__ = ["SimplePyramidParams", "GridResampleParams"]
 class SimplePyramidParams(DecoderParams):
     """Options of the ``simple_pyramid`` neck."""
 
-    channels: StrictPositiveInt = Field(256, description="Channels of every pyramid level (ViTDet uses 256).")
+    channels: Channels = Field(256, description="Channels of every pyramid level (ViTDet uses 256).")
 
 
 class GridResampleParams(DecoderParams):
