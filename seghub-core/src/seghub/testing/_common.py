@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ["Size", "as_size", "cannot_load", "crash", "dead_parameters", "isolated"]
+from ..errors import SeghubError, SpecError
+from ._report import ConformanceError
+
+__all__ = ["Size", "as_size", "cannot_load", "crash", "dead_parameters", "isolated", "load_entry"]
 
 Size = int | tuple[int, int]
 
@@ -61,3 +65,19 @@ def isolated(seed: int = 0) -> Iterator[None]:
             yield
         finally:
             torch.set_num_threads(threads)
+
+
+def load_entry(
+    subject: str, lookup: Callable[[], Any], params: Mapping[str, Any] | None
+) -> tuple[Any, dict[str, Any]]:
+    """The registry entry ``lookup()`` finds (its factory imported) and ``params`` validated as
+    the builder validates them; raises :class:`ConformanceError` for ``subject`` otherwise."""
+    try:
+        entry = lookup()
+        entry.load_factory()
+    except SeghubError as exc:
+        raise ConformanceError(subject, [cannot_load(exc)]) from exc
+    try:
+        return entry, entry.validate_params(params or {})
+    except SpecError as exc:
+        raise ConformanceError(subject, [f"the params given to the check do not validate: {exc}"]) from exc

@@ -17,7 +17,7 @@ from ._common import Size, as_size, cannot_load, crash, dead_parameters, isolate
 from ._import_light import HEAVY_MODULES, check_import_light
 from ._report import ConformanceError, ConformanceReport
 from ._synthetic import synthetic_encoder, synthetic_registered
-from ._traced import compile_problem, export_problem
+from ._traced import traced_problems
 
 __all__ = ["check_decoder"]
 
@@ -200,10 +200,5 @@ def _check_odd_size(check: _DecoderCheck, model: nn.Module, label: str) -> None:
 
 
 def _check_traced(check: _DecoderCheck, decoder: nn.Module, inputs: Any, label: str, compile: bool | str, export: bool) -> None:
-    problems = []
-    if compile:
-        problems.append(compile_problem(decoder, inputs, "inductor" if compile is True else str(compile)))
-    if export:
-        problems.append(export_problem(decoder, inputs))
-    for problem in filter(None, problems):
+    for problem in traced_problems(decoder, inputs, compile, export):
         check.report.problem(f"{label}: {problem}")

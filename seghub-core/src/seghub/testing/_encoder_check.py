@@ -11,12 +11,12 @@ from torch import nn
 
 from .._protocols import InputDivisor, PrefixTokenEncoder, check_encoder_attributes, check_encoder_output
 from ..plugins import get_hub
-from ..errors import ProtocolError, SeghubError, SpecError
+from ..errors import ProtocolError, SpecError
 from ..plugins import EncoderEntry
-from ._common import Size, as_size, cannot_load, crash, dead_parameters, isolated
+from ._common import Size, as_size, crash, dead_parameters, isolated, load_entry
 from ._import_light import HEAVY_MODULES, check_import_light
-from ._report import ConformanceError, ConformanceReport
-from ._traced import compile_problem, export_problem
+from ._report import ConformanceReport
+from ._traced import traced_problems
 
 __all__ = ["check_encoder"]
 
@@ -203,15 +203,7 @@ def check_encoder(
     Returns the :class:`ConformanceReport`; raises :class:`ConformanceError` listing every problem.
     """
     report = ConformanceReport(f"encoder {name!r}")
-    try:
-        entry = get_hub().encoder(name, provider)
-        entry.load_factory()
-    except SeghubError as exc:
-        raise ConformanceError(report.subject, [cannot_load(exc)]) from exc
-    try:
-        options = entry.validate_params(params or {})
-    except SpecError as exc:
-        raise ConformanceError(report.subject, [f"the params given to the check do not validate: {exc}"]) from exc
+    entry, options = load_entry(report.subject, lambda: get_hub().encoder(name, provider), params)
     check = _EncoderCheck(entry, options, report, as_size(input_size), batch_size)
     depths = tuple(depths)
     with isolated():
@@ -271,10 +263,5 @@ def _check_traced(
         return
     height, width = check.size
     x = torch.randn(check.batch_size, encoder.in_channels, height, width)
-    problems = []
-    if compile:
-        problems.append(compile_problem(encoder, (x,), "inductor" if compile is True else str(compile)))
-    if export:
-        problems.append(export_problem(encoder, (x,)))
-    for problem in filter(None, problems):
+    for problem in traced_problems(encoder, (x,), compile, export):
         check.report.problem(f"{config}: {problem}")

@@ -10,12 +10,12 @@ import torch
 from torch import nn
 
 from .._protocols import check_encoder_output, check_neck_attributes
-from ..errors import ProtocolError, SeghubError, SpecError
+from ..errors import ProtocolError, SpecError
 from ..plugins import NeckEntry, get_hub
-from ._common import as_size, cannot_load, crash, dead_parameters, isolated
+from ._common import as_size, crash, dead_parameters, isolated, load_entry
 from ._import_light import HEAVY_MODULES, check_import_light
-from ._report import ConformanceError, ConformanceReport
-from ._traced import compile_problem, export_problem
+from ._report import ConformanceReport
+from ._traced import traced_problems
 
 __all__ = ["check_neck", "NECK_LAYOUTS"]
 
@@ -119,15 +119,7 @@ def check_neck(
     Returns the :class:`ConformanceReport`; raises :class:`ConformanceError` listing every problem.
     """
     report = ConformanceReport(f"neck {name!r}")
-    try:
-        entry = get_hub().neck(name, provider)
-        entry.load_factory()
-    except SeghubError as exc:
-        raise ConformanceError(report.subject, [cannot_load(exc)]) from exc
-    try:
-        options = entry.validate_params(params or {})
-    except SpecError as exc:
-        raise ConformanceError(report.subject, [f"the params given to the check do not validate: {exc}"]) from exc
+    entry, options = load_entry(report.subject, lambda: get_hub().neck(name, provider), params)
     check = _NeckCheck(entry, options, report, as_size(input_size)[0], batch_size)
     traced = False
     with isolated():
@@ -137,12 +129,7 @@ def check_neck(
             inputs = None if neck is None else check.run(neck, *layout, backward=backward)
             if inputs is not None and not traced and (compile or export):
                 traced = True
-                problems = []
-                if compile:
-                    problems.append(compile_problem(neck, (inputs,), "inductor" if compile is True else str(compile)))
-                if export:
-                    problems.append(export_problem(neck, (inputs,)))
-                for problem in filter(None, problems):
+                for problem in traced_problems(neck, (inputs,), compile, export):
                     report.problem(f"{_label(*layout)}: {problem}")
         if not report.checked and not report.problems:
             report.problem("every layout was refused; at least one must build")

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.utils import _pytree as pytree
 
-__all__ = ["compile_problem", "export_problem"]
+__all__ = ["compile_problem", "export_problem", "traced_problems"]
 
 RTOL = 1e-3
 ATOL = 1e-4
@@ -73,3 +73,14 @@ def export_problem(module: nn.Module, args: Sequence[Any]) -> str | None:
         )
     mismatch = _mismatch(expected, actual)
     return None if mismatch is None else f"torch.export.export: {mismatch}"
+
+
+def traced_problems(module: nn.Module, args: Sequence[Any], compile: bool | str, export: bool) -> list[str]:
+    """What the compile check (``compile``: True for inductor, or a backend name) and the export
+    check found for ``module`` on ``args``; empty when both passed or neither was asked for."""
+    problems = []
+    if compile:
+        problems.append(compile_problem(module, args, "inductor" if compile is True else str(compile)))
+    if export:
+        problems.append(export_problem(module, args))
+    return [problem for problem in problems if problem]
