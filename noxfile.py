@@ -13,13 +13,17 @@ nox.options.default_venv_backend = "venv"
 PACKAGES = ("./seghub-core", "./seghub-encoders-resnet", "./seghub-decoders", "./seghub-encoders-timm")
 # The CUDA wheels of these lie on the build machines' disk; torchvision is needed only by timm.
 TORCH = ("torch==2.14.1", "torchvision==0.29.1")
-# onnx, onnxscript (torch.onnx.export(..., dynamo=True)) and onnxruntime: tests/integration/test_export.py
+# onnx, onnxscript (torch.onnx.export(..., dynamo=True)) and onnxruntime: tests/integration/test_export.py;
+# monai: the reference of tests/core/test_inference_sliding.py; pillow: tests/integration/test_predict_cli.py
+# (seghub-core's `predict` extra)
 TEST_DEPS = (
     "pytest>=8",
     "segmentation-models-pytorch==0.6.0",
     "onnx==1.23.2",
     "onnxscript==0.7.2",
     "onnxruntime==1.32.0",
+    "monai==1.6.1",
+    "pillow==13.0.0",
 )
 EXAMPLE = "examples/seghub-example-encoder"
 
