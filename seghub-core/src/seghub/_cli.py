@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ._predict_cli import add_predict_parser
 from .errors import SeghubError
 
 __all__ = ["main"]
@@ -161,6 +162,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="seed of weights and data (default 0)")
     demo.add_argument("--out", default="seghub-demo.png", help="where to write the PNG (default seghub-demo.png)")
     demo.set_defaults(run=_cmd_demo)
+    add_predict_parser(sub)
     return parser
 
 
