@@ -235,6 +235,7 @@ def test_bad_arguments(kwargs, error, fragment):
     [
         (torch.zeros(20, 20), ValueError, r"shape \(N, C, H, W\) or \(C, H, W\), got \(20, 20\)"),
         (torch.zeros(1, 3, 20, 20, dtype=torch.uint8), TypeError, "must be floating point"),
+        ([[0.0]], TypeError, "image must be a torch.Tensor, got list"),
     ],
 )
 def test_bad_images(image, error, fragment):

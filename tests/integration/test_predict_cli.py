@@ -148,10 +148,28 @@ def test_bad_files_are_reported_and_the_others_predicted(models, tmp_path, capsy
     assert err[1].startswith(f"seghub: error: {tmp_path / 'text.png'}: cannot read it as an image")
     assert err[2].startswith(f"seghub: error: {tmp_path / 'missing.png'}: cannot read it as an image")
     assert err[3].startswith(f"seghub: error: {truncated}: cannot read it as an image")
-    assert err[4] == f"seghub: error: {again}: its mask good.png would overwrite that of {good}; rename one"
+    assert err[4] == f"seghub: error: {again}: its output good.png would overwrite that of {good}; rename one"
     assert len(err) == 5
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["alpha.png", "good.png"]
     assert torch.equal(_read(tmp_path / "out" / "good.png").long(), _expected(models["grey"], _as_input(_pixels(30, 30, 1))))
+
+
+def test_an_overlay_name_taken_by_another_mask_is_reported(models, tmp_path, capsys):
+    first = _write(tmp_path / "x.png", _pixels(16, 16, 3), "RGB")
+    second = _write(tmp_path / "x_overlay.png", _pixels(16, 16, 3), "RGB")
+    limit = Image.MAX_IMAGE_PIXELS
+    assert main(["predict", str(models["binary"]), str(first), str(second), "--out", str(tmp_path / "o"), "--overlay", *WINDOW]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"seghub: error: {second}: its output x_overlay.png would overwrite that of {first}; rename one"
+    )
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["x.png", "x_overlay.png"]
+    assert Image.MAX_IMAGE_PIXELS == limit  # lifted for the command only
+
+
+def test_a_bad_device_is_one_message(models, tmp_path, capsys):
+    image = _write(tmp_path / "i.png", _pixels(16, 16, 3), "RGB")
+    assert main(["predict", str(models["binary"]), str(image), "--out", str(tmp_path), "--device", "nope", *WINDOW]) == 2
+    assert "seghub: error: --device 'nope' is not a device" in capsys.readouterr().err
 
 
 def test_a_model_that_outputs_class_indices_is_refused(tmp_path, capsys):

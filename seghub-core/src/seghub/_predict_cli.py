@@ -95,21 +95,32 @@ def _pillow() -> Any:
         from PIL import Image
     except ImportError as exc:
         raise SeghubError(f"seghub predict reads and writes images with Pillow, which is not installed: {PILLOW_HINT}") from exc
-    # the command is for large images the user names; Pillow's decompression-bomb limit (89M pixels) would refuse them
-    Image.MAX_IMAGE_PIXELS = None
     return Image
 
 
 def run_predict(args: argparse.Namespace) -> int:
     """Predict every image; return 2 when any was skipped, else 0."""
     image_lib = _pillow()
+    # the command is for large images the user names: Pillow's decompression-bomb limit (89M
+    # pixels) would refuse them, so it is lifted while the command runs
+    limit, image_lib.MAX_IMAGE_PIXELS = image_lib.MAX_IMAGE_PIXELS, None
+    try:
+        return _predict_all(image_lib, args)
+    finally:
+        image_lib.MAX_IMAGE_PIXELS = limit
+
+
+def _predict_all(image_lib: Any, args: argparse.Namespace) -> int:
     import torch
 
     from ._pretrained import from_pretrained
     from .inference import sliding_window, tta
 
-    device = _device(args.device)
-    model = from_pretrained(args.model).eval().to(device)
+    model = from_pretrained(args.model).eval()
+    try:
+        model.to(_device(args.device))
+    except (RuntimeError, AssertionError) as exc:  # torch raises AssertionError for CUDA without a CUDA build
+        raise SeghubError(f"cannot use --device {args.device!r}: {exc}") from exc
     in_channels = int(model.spec.encoder.in_channels) if model.spec is not None else int(model.encoder.in_channels)
     activation = model.spec.segmentation_head.activation if model.spec is not None else None
     if activation in ("argmax", "argmax2d"):
@@ -123,7 +134,7 @@ def run_predict(args: argparse.Namespace) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
 
     skipped = 0
-    for path, problem in _targets(args.images):
+    for path, problem in _targets(args.images, overlay=args.overlay):
         try:
             if problem:
                 raise BadImage(problem)
@@ -161,15 +172,19 @@ def _device(name: str | None) -> torch.device:
         raise SeghubError(f"--device {name!r} is not a device: {exc}") from exc
 
 
-def _targets(paths: list[str]) -> list[tuple[str, str | None]]:
-    """Each path with the reason to skip it: a second image whose mask would overwrite the first's."""
-    first: dict[str, str] = {}
-    targets = []
+def _targets(paths: list[str], *, overlay: bool) -> list[tuple[str, str | None]]:
+    """Each path with the reason to skip it, if any: an output file an earlier image writes."""
+    writer: dict[str, str] = {}  # output file name -> the image that writes it
+    targets: list[tuple[str, str | None]] = []
     for path in paths:
         stem = Path(path).stem
-        earlier = first.setdefault(stem, path)
-        clash = None if earlier == path else f"its mask {stem}.png would overwrite that of {earlier}; rename one"
-        targets.append((path, clash))
+        names = [f"{stem}.png", f"{stem}_overlay.png"] if overlay else [f"{stem}.png"]
+        taken = next((name for name in names if writer.get(name, path) != path), None)
+        if taken is None:
+            writer.update(dict.fromkeys(names, path))
+            targets.append((path, None))
+        else:
+            targets.append((path, f"its output {taken} would overwrite that of {writer[taken]}; rename one"))
     return targets
 
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ._windows import BLEND_MODES, AxisPlan, importance_map, plan_axis
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 __all__ = ["sliding_window", "PAD_MODES"]
 
@@ -68,6 +72,8 @@ def sliding_window(
     Memory beyond the image and the output is one batch of windows and one band of blending
     weights a window high; the image is never padded or copied as a whole.
     """
+    if not isinstance(image, torch.Tensor):
+        raise TypeError(f"image must be a torch.Tensor, got {type(image).__name__}")
     squeeze = image.dim() == 3
     images = image.unsqueeze(0) if squeeze else image
     settings = _Settings.checked(images, window, overlap, blend, sigma_scale, batch_size, pad_mode)
@@ -78,12 +84,12 @@ def sliding_window(
     cols = plan_axis(images.shape[-1], settings.window[1], settings.overlap[1])
     # the accumulation runs where the output lives; only the windows travel to the model
     weights = importance_map(settings.window, blend=blend, sigma_scale=settings.sigma_scale, dtype=images.dtype, device=out_device)
-    cutter = _WindowCutter(images, rows, cols, divisor, pad_mode, pad_value, model_device)
+    cutter = _WindowCutter(images, rows, cols, divisor, pad_mode, pad_value, model_device, batch_size)
 
     output: torch.Tensor | None = None
     bar = _progress_bar(cutter.count, progress)
     try:
-        for batch in cutter.batches(batch_size):
+        for batch in cutter.batches():
             with torch.inference_mode():  # lighter than no_grad; the output itself stays a normal tensor
                 raw = model(cutter.buffer[: len(batch)])
             mask = _mask_of(raw, cutter.buffer.shape, len(batch))
@@ -119,9 +125,8 @@ class _Settings:
         batch_size: int,
         pad_mode: str,
     ) -> _Settings:
-        if not isinstance(images, torch.Tensor) or images.dim() != 4:
-            shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-            raise ValueError(f"image must be a tensor of shape (N, C, H, W) or (C, H, W), got {shape}")
+        if images.dim() != 4:
+            raise ValueError(f"image must be a tensor of shape (N, C, H, W) or (C, H, W), got {tuple(images.shape)}")
         if not images.is_floating_point():
             raise TypeError(f"image must be floating point, got {images.dtype}; convert it, e.g. image.float() / 255")
         windows = _pair(window, "window", int)
@@ -181,6 +186,7 @@ class _WindowCutter:
         pad_mode: str,
         pad_value: float,
         device: torch.device,
+        batch_size: int,
     ) -> None:
         self.images, self.rows, self.cols = images, rows, cols
         self.pad_mode, self.pad_value = pad_mode, pad_value
@@ -190,13 +196,13 @@ class _WindowCutter:
         self.margin = (extra_h // 2, extra_w // 2)
         self.divisor_pad = (extra_w // 2, extra_w - extra_w // 2, extra_h // 2, extra_h - extra_h // 2)
         self.count = images.shape[0] * len(rows.starts) * len(cols.starts)
-        self.buffer = torch.empty(0, images.shape[1], height + extra_h, width + extra_w, dtype=images.dtype, device=device)
+        self.batch_size = min(batch_size, self.count)
+        shape = (self.batch_size, images.shape[1], height + extra_h, width + extra_w)
+        self.buffer = torch.empty(shape, dtype=images.dtype, device=device)
 
-    def batches(self, batch_size: int) -> Iterator[list[_Placed]]:
+    def batches(self) -> Iterator[list[_Placed]]:
         """Fill the buffer with the next windows and yield where they came from."""
-        size = min(batch_size, self.count)
-        if self.buffer.shape[0] != size:
-            self.buffer = self.buffer.new_empty((size, *self.buffer.shape[1:]))
+        size = self.batch_size
         placed = [
             _Placed(n, y, x) for n in range(self.images.shape[0]) for y in self.rows.starts for x in self.cols.starts
         ]
@@ -275,7 +281,7 @@ def _normalise(output: torch.Tensor, rows: AxisPlan, cols: AxisPlan, weights: to
         output[:, :, band_top:band_bottom].div_(total)
 
 
-def _progress_bar(total: int, progress: bool | str):  # type: ignore[no-untyped-def]
+def _progress_bar(total: int, progress: bool | str) -> tqdm | None:
     if not progress:
         return None
     from tqdm import tqdm
