@@ -12,7 +12,9 @@ time
     wall time of the prediction call; seghub and MONAI take turns (ABBA order), each figure
     is the median over ``--repeats`` processes, with ``--threads`` torch threads (default 2).
     The process's CPU time (all threads) is shown too: on a machine other jobs load, it
-    follows the work done more closely than the wall time does.
+    follows the work done more closely than the wall time does. So is the time spent outside
+    the model's forward (forward hooks time it): both libraries make the same model calls on
+    the same batches, so this is what the sliding-window code itself costs.
 peak memory
     the process's peak resident memory (``VmHWM``, the kernel's high-water mark, or
     ``ru_maxrss``): model, image, output and everything the prediction allocates. The increase
@@ -76,6 +78,36 @@ def _build(kind: str) -> Any:
     return torch.nn.Conv2d(3, CLASSES, 1).eval()
 
 
+def _caller(impl: str, model: Any, image: Any) -> Any:
+    import torch
+
+    if impl == "batch":  # one batch of windows through the model alone
+        batch = torch.rand(BATCH, 3, WINDOW, WINDOW)
+        return lambda: model(batch)
+    if impl == "seghub":
+        from seghub.inference import sliding_window
+
+        return lambda: sliding_window(model, image, window=WINDOW, overlap=OVERLAP, batch_size=BATCH)
+    from monai.inferers import sliding_window_inference
+
+    return lambda: sliding_window_inference(image, (WINDOW, WINDOW), BATCH, model, overlap=OVERLAP)
+
+
+def _time_in(model: Any) -> list[float]:
+    """A one-item list that forward hooks keep at the seconds spent inside ``model``."""
+    spent, started = [0.0], [0.0]
+
+    def start(module: Any, args: Any) -> None:
+        started[0] = time.perf_counter()
+
+    def stop(module: Any, args: Any, output: Any) -> None:
+        spent[0] += time.perf_counter() - started[0]
+
+    model.register_forward_pre_hook(start)
+    model.register_forward_hook(stop)
+    return spent
+
+
 def worker(task: dict[str, Any]) -> dict[str, Any]:
     """Build, warm up, predict once with ``task["impl"]``; time, memory and a checksum."""
     import torch
@@ -85,17 +117,8 @@ def worker(task: dict[str, Any]) -> dict[str, Any]:
     image = torch.rand((1, 3, task["size"], task["size"]), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():  # first-call set-up of the convolution kernels, for both alike
         model(torch.rand(1, 3, 64, 64))
-    if task["impl"] == "batch":  # one batch of windows through the model alone
-        batch = torch.rand(BATCH, 3, WINDOW, WINDOW)
-        call = lambda: model(batch)  # noqa: E731
-    elif task["impl"] == "seghub":
-        from seghub.inference import sliding_window
-
-        call = lambda: sliding_window(model, image, window=WINDOW, overlap=OVERLAP, batch_size=BATCH)  # noqa: E731
-    else:
-        from monai.inferers import sliding_window_inference
-
-        call = lambda: sliding_window_inference(image, (WINDOW, WINDOW), BATCH, model, overlap=OVERLAP)  # noqa: E731
+    call = _caller(task["impl"], model, image)
+    in_model = _time_in(model)
     before = _status_kib("VmRSS") or 0
     with torch.no_grad():
         start, start_cpu = time.perf_counter(), time.process_time()
@@ -105,6 +128,7 @@ def worker(task: dict[str, Any]) -> dict[str, Any]:
     return {
         "seconds": seconds,
         "cpu_seconds": cpu_seconds,
+        "outside_model_seconds": seconds - in_model[0],
         "peak_mib": peak / 1024,
         "increase_mib": (peak - before) / 1024,
         "output_mib": output.numel() * output.element_size() / 2**20,
@@ -160,6 +184,7 @@ def report(results: dict[str, Any], size: int) -> str:
         for key, what, unit in (
             ("seconds", "time", "s"),
             ("cpu_seconds", "  cpu time", "s"),
+            ("outside_model_seconds", "  time outside the model", "s"),
             ("peak_mib", "peak memory", "MiB"),
             ("increase_mib", "  increase in call", "MiB"),
         ):

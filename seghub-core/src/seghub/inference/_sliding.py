@@ -97,7 +97,7 @@ def sliding_window(
             if output is None:
                 output = torch.zeros((images.shape[0], mask.shape[1], *images.shape[-2:]), dtype=images.dtype, device=out_device)
             for index, placed in enumerate(batch):
-                _accumulate(output, mask[index], weights, placed, cutter.margin)
+                _accumulate(output, mask[index], weights, blend == "constant", placed, cutter.margin)
             if bar is not None:
                 bar.update(len(batch))
     finally:
@@ -250,9 +250,16 @@ def _mask_of(output: object, window_shape: torch.Size, count: int) -> torch.Tens
     return mask
 
 
-def _accumulate(output: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor, where: _Placed, margin: tuple[int, int]) -> None:
+def _accumulate(
+    output: torch.Tensor,
+    mask: torch.Tensor,
+    weights: torch.Tensor,
+    uniform: bool,
+    where: _Placed,
+    margin: tuple[int, int],
+) -> None:
     """Add ``mask * weights``, the part inside the image, to ``output`` in place: one fused
-    multiply-add, no weighted temporary."""
+    multiply-add, no weighted temporary; a plain add when the weights are all ones."""
     height, width = output.shape[-2:]
     win_h, win_w = weights.shape
     top, left = max(where.y, 0), max(where.x, 0)
@@ -260,25 +267,35 @@ def _accumulate(output: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor,
     wy, wx = top - where.y, left - where.x
     part = (slice(wy, wy + bottom - top), slice(wx, wx + right - left))
     piece = mask[:, margin[0] + part[0].start : margin[0] + part[0].stop, margin[1] + part[1].start : margin[1] + part[1].stop]
-    output[where.n, :, top:bottom, left:right].addcmul_(piece, weights[part])
+    target = output[where.n, :, top:bottom, left:right]
+    if uniform:
+        target.add_(piece)
+    else:
+        target.addcmul_(piece, weights[part])
 
 
 def _normalise(output: torch.Tensor, rows: AxisPlan, cols: AxisPlan, weights: torch.Tensor) -> None:
     """Divide ``output`` by the summed weights of the windows covering each pixel, one band of
-    rows (a window high) at a time, so the full weight map is never held."""
+    rows (a window high) at a time, so the full weight map is never held.
+
+    Every row of windows spreads the same weights along a strip a window high, so the strip is
+    summed once and each band adds the two or three strips that cross it: a few large
+    operations instead of one per window and band."""
     height, width = output.shape[-2:]
     win_h, win_w = weights.shape
+    strip = torch.zeros((win_h, width), dtype=output.dtype, device=output.device)
+    for x in cols.starts:
+        left, right = max(x, 0), min(x + win_w, width)
+        strip[:, left:right] += weights[:, left - x : right - x]
+    total = torch.empty((min(win_h, height), width), dtype=output.dtype, device=output.device)
     for band_top in range(0, height, win_h):
         band_bottom = min(band_top + win_h, height)
-        total = torch.zeros((band_bottom - band_top, width), dtype=output.dtype, device=output.device)
+        band = total[: band_bottom - band_top].zero_()
         for y in rows.starts:
             top, bottom = max(y, band_top), min(y + win_h, band_bottom)
-            if top >= bottom:
-                continue
-            for x in cols.starts:
-                left, right = max(x, 0), min(x + win_w, width)
-                total[top - band_top : bottom - band_top, left:right] += weights[top - y : bottom - y, left - x : right - x]
-        output[:, :, band_top:band_bottom].div_(total)
+            if top < bottom:
+                band[top - band_top : bottom - band_top] += strip[top - y : bottom - y]
+        output[:, :, band_top:band_bottom].div_(band)
 
 
 def _progress_bar(total: int, progress: bool | str) -> tqdm | None:
