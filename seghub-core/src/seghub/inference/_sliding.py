@@ -69,8 +69,8 @@ def sliding_window(
     The defaults, window placement, padding, gaussian and normalisation are those of MONAI 1.x's
     ``sliding_window_inference`` with its defaults (``mode="constant"``, ``sigma_scale=0.125``,
     ``padding_mode="constant"``, ``cval=0``): both give the same result within float rounding.
-    Memory beyond the image and the output is one batch of windows and one band of blending
-    weights a window high; the image is never padded or copied as a whole.
+    Memory beyond the image and the output is one batch of windows (and of their masks) and
+    two strips of blending weights a window high; the image is never padded or copied whole.
     """
     if not isinstance(image, torch.Tensor):
         raise TypeError(f"image must be a torch.Tensor, got {type(image).__name__}")
