@@ -15,7 +15,8 @@ PACKAGES = ("./seghub-core", "./seghub-encoders-resnet", "./seghub-decoders", ".
 TORCH = ("torch==2.14.1", "torchvision==0.29.1")
 # onnx, onnxscript (torch.onnx.export(..., dynamo=True)) and onnxruntime: tests/integration/test_export.py;
 # torchmetrics: seghub-core's "metrics" extra (ConfusionMatrixMetric), tests/core/test_metrics_*.py;
-# hypothesis: tests/integration/test_spec_properties.py
+# hypothesis: tests/integration/test_spec_properties.py; monai: the reference of
+# tests/core/test_inference_sliding.py
 TEST_DEPS = (
     "pytest>=8",
     "hypothesis==6.170.17",
@@ -24,6 +25,7 @@ TEST_DEPS = (
     "onnx==1.23.2",
     "onnxscript==0.7.2",
     "onnxruntime==1.32.0",
+    "monai==1.6.1",
 )
 EXAMPLE = "examples/seghub-example-encoder"
 

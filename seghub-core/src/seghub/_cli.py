@@ -13,6 +13,7 @@ from typing import Any
 from ._cli_errors import run_reporting_errors
 from ._cli_schema import add_schema_command
 from ._excerpt import excerpt
+from ._predict_cli import add_predict_parser
 from .errors import SeghubError
 from .plugins import get_hub
 
@@ -165,6 +166,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="seed of weights and data (default 0)")
     demo.add_argument("--out", default="seghub-demo.png", help="where to write the PNG (default seghub-demo.png)")
     demo.set_defaults(run=_cmd_demo)
+    add_predict_parser(sub)
     return parser
 
 
