@@ -179,23 +179,6 @@ def test_a_model_that_outputs_class_indices_is_refused(tmp_path, capsys):
     assert "activation is 'argmax': class indices cannot be blended" in capsys.readouterr().err
 
 
-def test_without_pillow_the_message_names_the_install_command(models, tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "PIL", None)  # import PIL now raises ImportError
-    assert main(["predict", str(models["binary"]), "x.png", "--out", str(tmp_path)]) == 2
-    assert "pip install 'seghub-core[predict]'" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize(
-    ("option", "fragment"),
-    [(["--overlap", "1"], "expected a number in [0, 1)"), (["--window", "0"], "expected a positive size"),
-     (["--batch-size", "x"], "expected a positive integer"), (["--tta", "d8"], "invalid choice")],
-)
-def test_bad_options_exit_2(tmp_path, capsys, option, fragment):
-    with pytest.raises(SystemExit) as exited:
-        main(["predict", str(tmp_path), "x.png", "--out", str(tmp_path), *option])
-    assert exited.value.code == 2 and fragment in capsys.readouterr().err
-
-
 def test_console_script_shows_progress(models, tmp_path):
     image = _write(tmp_path / "p.png", _pixels(40, 40, 3), "RGB")
     command = [sys.executable, "-m", "seghub", "predict", str(models["binary"]), str(image), "--out", str(tmp_path / "o"),

@@ -110,7 +110,7 @@ def run_predict(args: argparse.Namespace) -> int:
 def _predict_all(image_lib: Any, args: argparse.Namespace) -> int:
     import torch
 
-    from ._pretrained import from_pretrained
+    from ._model import from_pretrained
     from .inference import sliding_window, tta
 
     model = from_pretrained(args.model).eval()
