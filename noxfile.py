@@ -11,7 +11,7 @@ nox.options.sessions = ["tests"]
 nox.options.default_venv_backend = "venv"
 
 PACKAGES = ("./seghub-core", "./seghub-encoders-resnet", "./seghub-decoders", "./seghub-encoders-timm")
-# training on Lightning: tested in `tests`, not needed by the demo or the benchmarks
+# training on Lightning: installed by `tests` and `lightning_benchmark`, not needed by the demo
 LIGHTNING = "./seghub-lightning"
 # The CUDA wheels of these lie on the build machines' disk; torchvision is needed only by timm.
 TORCH = ("torch==2.14.1", "torchvision==0.29.1")
@@ -72,6 +72,16 @@ def benchmarks(session: nox.Session) -> None:
     _install_seghub(session)
     session.install("segmentation-models-pytorch==0.6.0")
     session.run("python", "benchmarks/compare_smp.py", *session.posargs)
+
+
+@nox.session
+def lightning_benchmark(session: nox.Session) -> None:
+    """An epoch of SegmentationTask + Trainer against a plain loop: step time and peak memory.
+    Not run by CI; ``nox -s lightning_benchmark -- --quick`` passes options to
+    benchmarks/lightning_overhead.py."""
+    _install_seghub(session)
+    session.install(LIGHTNING)
+    session.run("python", "benchmarks/lightning_overhead.py", *session.posargs)
 
 
 @nox.session

@@ -158,7 +158,9 @@ def child(side: str, epochs: int) -> dict[str, Any]:
 
 def measure(side: str, epochs: int) -> dict[str, Any]:
     """:func:`child` in a fresh interpreter."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # glibc serves allocations above 64 KiB with mmap, so freed tensors go back to the kernel
+    # and the resident size follows live memory rather than the allocator's cache
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MALLOC_MMAP_THRESHOLD_": "65536"}
     command = [sys.executable, __file__, "--_child", side, str(epochs)]
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode:

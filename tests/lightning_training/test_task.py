@@ -120,6 +120,26 @@ def test_a_frozen_encoder_is_left_out_of_the_optimizer(tiny_spec: Spec, make_tra
     assert all(torch.equal(v, model.encoder.state_dict()[k]) for k, v in encoder_before.items())
 
 
+def test_gradients_are_freed_after_each_step_and_accumulation_still_sums_them(tiny_spec: Spec, make_trainer: Callable[..., Any]) -> None:
+    torch.manual_seed(0)
+    task = SegmentationTask(spec=tiny_spec(), optimizer={"name": "SGD", "params": {"lr": 0.1}})
+    reference = seghub.build_model(tiny_spec())
+    reference.load_state_dict(task.model.state_dict())
+    data = shapes(train_size=16)
+    make_trainer(max_steps=2, accumulate_grad_batches=2, limit_val_batches=0).fit(task, data)
+    assert all(p.grad is None for p in task.parameters())  # not kept through the next forward pass
+
+    optimizer = torch.optim.SGD(reference.parameters(), lr=0.1)
+    batches = list(data.train_dataloader())  # the loader's order follows the seed: Lightning's
+    for first, second in (batches[:2], batches[2:]):
+        optimizer.zero_grad()
+        for batch in (first, second):
+            (task.loss(reference(batch["image"]), batch["mask"]) / 2).backward()
+        optimizer.step()
+    for key, value in reference.state_dict().items():
+        torch.testing.assert_close(task.model.state_dict()[key], value, rtol=1e-5, atol=1e-6, msg=key)
+
+
 # -- modes, steps and metrics ---------------------------------------------------------------
 
 

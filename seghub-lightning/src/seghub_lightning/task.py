@@ -284,6 +284,12 @@ class SegmentationTask(pl.LightningModule):
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": build_lr_scheduler(self.lr_scheduler_config, optimizer)}
 
+    def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Any, optimizer_closure: Any = None) -> None:
+        super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
+        # free the gradients once the step has used them: Lightning zeroes them only between the
+        # next forward and backward passes, so they would stay allocated through that forward
+        optimizer.zero_grad(set_to_none=True)
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Record the spec without pretrained-weights tag in the checkpoint: its weights are in
         the checkpoint, so loading it must not download (or need) the encoder's weights."""
