@@ -12,7 +12,7 @@ from toy_plugins import ToyPlugin
 
 
 @pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[seghub._hub.PluginHub]:
+def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[seghub.plugins.PluginHub]:
     """A freshly discovering hub, restored afterwards."""
     monkeypatch.delenv("SEGHUB_STRICT_PLUGINS", raising=False)
     monkeypatch.delenv("SEGHUB_DISABLE_PLUGINS", raising=False)
@@ -23,7 +23,7 @@ def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[seghub._hub.PluginHub]:
 
 
 @pytest.fixture
-def toy(hub: seghub._hub.PluginHub) -> Iterator[seghub._hub.PluginHub]:
+def toy(hub: seghub.plugins.PluginHub) -> Iterator[seghub.plugins.PluginHub]:
     """The hub with the toy plugin registered in-process."""
     hub.register(ToyPlugin(), "toy")
     yield hub
@@ -33,7 +33,7 @@ FakeDist = Callable[..., Path]
 
 
 @pytest.fixture
-def fake_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub: seghub._hub.PluginHub) -> FakeDist:
+def fake_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub: seghub.plugins.PluginHub) -> FakeDist:
     """Install a fake distribution (``*.dist-info`` with a ``seghub`` entry point) on sys.path."""
     def make(dist: str, entry_point: str, module: str, source: str, version: str = "1.2.3") -> Path:
         # one folder per distribution: importlib.metadata caches folder listings by mtime

@@ -23,7 +23,7 @@ Factories = dict[str, Callable[..., Any]]
 
 
 @pytest.fixture
-def register(hub: seghub._hub.PluginHub) -> Callable[..., None]:
+def register(hub: seghub.plugins.PluginHub) -> Callable[..., None]:
     """``register(encoders={name: factory}, decoders={name: factory})`` in-process."""
 
     def add(encoders: Factories | None = None, decoders: Factories | None = None) -> None:

@@ -21,7 +21,7 @@ def test_import_seghub_loads_nothing_heavy():
 def test_lazy_attributes_resolve():
     import seghub
 
-    assert seghub.build_model.__module__ == "seghub._builder"
+    assert seghub.build_model.__module__ == "seghub._model"
     assert "SegmentationModel" in dir(seghub)
     try:
         seghub.no_such_thing  # noqa: B018

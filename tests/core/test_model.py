@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import seghub
-from seghub._protocols import check_decoder, check_decoder_output, check_encoder, check_encoder_output
+from seghub._protocols import check_decoder_attributes, check_decoder_output, check_encoder_attributes, check_encoder_output
 from seghub.errors import InputShapeError, ProtocolError
 from toy_plugins import ToyEncoder
 
@@ -143,7 +143,7 @@ class _Declared(nn.Module):
 )
 def test_encoder_protocol_errors(encoder, fragment):
     with pytest.raises(ProtocolError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
-        check_encoder(encoder)
+        check_encoder_attributes(encoder)
 
 
 def test_encoder_and_decoder_output_checks():
@@ -158,7 +158,7 @@ def test_encoder_and_decoder_output_checks():
         check_encoder_output(encoder, x, features)
     decoder = nn.Conv2d(4, 2, 1)
     with pytest.raises(ProtocolError, match="no attribute 'reduction'"):
-        check_decoder(decoder)
+        check_decoder_attributes(decoder)
     decoder.out_channels, decoder.reduction = 2, 4
     with pytest.raises(ProtocolError, match="reduction 4 means"):
         check_decoder_output(decoder, x, decoder(features[0]))

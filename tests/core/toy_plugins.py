@@ -63,6 +63,21 @@ class ToyDecoder(nn.Module):
         return fine + coarse
 
 
+def ToyNet(
+    encoder_name: str = "toy",
+    *,
+    encoder_weights: str | None = None,
+    decoder_channels: int = 8,
+    in_channels: int = 3,
+    classes: int = 1,
+    **kwargs: object,
+) -> seghub.SegmentationModel:
+    """An smp-style constructor for ``toynet``, built through seghub's generic argument mapping."""
+    arguments = dict(locals())
+    arguments.update(arguments.pop("kwargs"))
+    return seghub.build_model(seghub.spec_from_smp_arguments("toynet", **arguments))
+
+
 TOY_WEIGHTS = {
     "toyset": PretrainedWeights(
         repo_id="seghub-test/toy", revision="0" * 40, preprocessing=Preprocessing(mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
@@ -71,7 +86,8 @@ TOY_WEIGHTS = {
 
 
 class ToyPlugin:
-    """Registers encoder ``toy`` and decoders ``toyhead`` and ``toydeep`` (prefers depth 3)."""
+    """Registers encoder ``toy`` and decoders ``toyhead``, ``toydeep`` (prefers depth 3) and
+    ``toynet`` (with the smp-style constructor ``ToyNet`` and a constraint: output stride 32)."""
 
     @seghub.hookimpl
     def seghub_register_encoders(self, registry: seghub.Registry) -> None:
@@ -85,6 +101,13 @@ class ToyPlugin:
         registry.add_decoder("toyhead", factory="toy_plugins:ToyDecoder", params="toy_plugins:ToyDecoderParams", description="toy decoder")
         registry.add_decoder(
             "toydeep", factory="toy_plugins:ToyDecoder", encoder_defaults={"depth": 3}, head_defaults={"kernel_size": 1},
+        )
+        registry.add_decoder(
+            "toynet",
+            factory="toy_plugins:ToyDecoder",
+            params="toy_plugins:ToyDecoderParams",
+            constructor="toy_plugins:ToyNet",
+            constraints={"output_strides": (32,), "min_feature_size": 2},
         )
 
 

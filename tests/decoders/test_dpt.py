@@ -17,11 +17,12 @@ import torch
 from pydantic import ValidationError
 from seghub import Registry
 from seghub._heads import SegmentationHead
-from seghub._protocols import check_decoder, check_decoder_output
+from seghub._protocols import SmpModelStateDictConverter, check_decoder_attributes, check_decoder_output
 
 from seghub_decoders import plugin
-from seghub_decoders._smp_keys import convert_smp_decoder_state_dict
-from seghub_decoders.dpt import DPTDecoder, DPTParams
+from seghub_decoders.dpt.decoder import DPTDecoder, convert_smp_state_dict
+from seghub_decoders.dpt.params import DPTParams
+from seghub_decoders.unet.decoder import UnetDecoder
 
 torch.set_num_threads(1)
 
@@ -91,7 +92,7 @@ def test_matches_smp_dpt(case: dict[str, Any]) -> None:
     x = torch.randn(2, 3, 64, 96)
     assert sum(p.numel() for p in ours.parameters()) == _used_parameters(reference, x)
 
-    state = convert_smp_decoder_state_dict("dpt", reference.state_dict())
+    state = decoder.smp_model_state_dict_to_seghub(reference.state_dict())
     enc_state = encoder.smp_state_dict_to_seghub(
         {k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")}
     )
@@ -138,7 +139,7 @@ def test_output_shape_and_gradients(channels: tuple[int, ...], reductions: tuple
     readout = "cat" if tokens else "ignore"
     decoder = build(channels, reductions, tokens, decoder_readout=readout,
                     decoder_intermediate_channels=(8,) * len(channels), decoder_fusion_channels=16)
-    check_decoder(decoder)
+    check_decoder_attributes(decoder)
     assert decoder.out_channels == 16 and decoder.reduction == 2
     feats = [f.requires_grad_() for f in features(channels, reductions, size)]
     prefix = [torch.randn(2, tokens, c) for c in channels] if tokens else None
@@ -210,11 +211,13 @@ def test_converter_moves_only_head_keys() -> None:
         "segmentation_head.head.4.bias": 4,
         "encoder.model.cls_token": 5,
     }
-    assert convert_smp_decoder_state_dict("DPT", state) == {
+    assert convert_smp_state_dict(state) == {
         "decoder.fusion_blocks.0.project.weight": 1,
         "decoder.head_block.0.weight": 2,
         "decoder.head_block.1.running_var": 3,
         "segmentation_head.0.bias": 4,
         "encoder.model.cls_token": 5,
     }
-    assert convert_smp_decoder_state_dict("unet", state) == state
+    # the core renames whole-model keys only for decoders that implement the converter
+    assert isinstance(DPTDecoder, SmpModelStateDictConverter)
+    assert not isinstance(UnetDecoder, SmpModelStateDictConverter)

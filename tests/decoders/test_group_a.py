@@ -17,16 +17,25 @@ import pytest
 import torch
 from pydantic import ValidationError
 from seghub import Registry
-from seghub._protocols import check_decoder, check_decoder_output
+from seghub._protocols import check_decoder_attributes, check_decoder_output
 
 from seghub_decoders import plugin
-from seghub_decoders._blocks import ByteMaskDropout, LayerNorm2d, SkipLevels, make_norm, norm_config
-from seghub_decoders.fpn import FPNDecoder, FPNParams
-from seghub_decoders.linknet import LinknetDecoder, LinknetParams
-from seghub_decoders.manet import MAnetDecoder, MAnetParams
-from seghub_decoders.pspnet import PSPDecoder, PSPNetParams
-from seghub_decoders.unet import UnetDecoder, UnetParams
-from seghub_decoders.unetplusplus import UnetPlusPlusDecoder, UnetPlusPlusParams
+from seghub_decoders._layers import ByteMaskDropout
+from seghub_decoders._levels import SkipLevels
+from seghub_decoders._norm_options import norm_config
+from seghub_decoders._norms import LayerNorm2d, make_norm
+from seghub_decoders.fpn.decoder import FPNDecoder
+from seghub_decoders.fpn.params import FPNParams
+from seghub_decoders.linknet.decoder import LinknetDecoder
+from seghub_decoders.linknet.params import LinknetParams
+from seghub_decoders.manet.decoder import MAnetDecoder
+from seghub_decoders.manet.params import MAnetParams
+from seghub_decoders.pspnet.decoder import PSPDecoder
+from seghub_decoders.pspnet.params import PSPNetParams
+from seghub_decoders.unet.decoder import UnetDecoder
+from seghub_decoders.unet.params import UnetParams
+from seghub_decoders.unetplusplus.decoder import UnetPlusPlusDecoder
+from seghub_decoders.unetplusplus.params import UnetPlusPlusParams
 
 torch.set_num_threads(1)
 
@@ -194,7 +203,7 @@ def test_shape_and_gradients(name: str, channels: tuple[int, ...], reductions: t
         return
     torch.manual_seed(0)
     decoder = build(name, channels, reductions)
-    check_decoder(decoder)
+    check_decoder_attributes(decoder)
     assert decoder.requires_divisible_input is True
     feats = features(channels, reductions)
     out = decoder(feats)

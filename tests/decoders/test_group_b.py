@@ -15,19 +15,19 @@ from typing import Any
 import pytest
 import torch
 from pydantic import ValidationError
-from seghub._protocols import check_decoder, check_decoder_output
-from seghub.errors import InputShapeError
+from seghub._protocols import check_decoder_attributes, check_decoder_output
+from seghub.errors import InputShapeError, SpecError
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from seghub_decoders.deeplab import (
-    DeepLabV3Decoder,
-    DeepLabV3Params,
-    DeepLabV3PlusDecoder,
-    DeepLabV3PlusParams,
-)
-from seghub_decoders.pan import PANDecoder, PANParams
-from seghub_decoders.segformer import SegformerDecoder, SegformerParams
-from seghub_decoders.upernet import UPerNetDecoder, UPerNetParams
+import seghub
+from seghub_decoders.deeplab.decoder import DeepLabV3Decoder, DeepLabV3PlusDecoder
+from seghub_decoders.deeplab.params import DeepLabV3Params, DeepLabV3PlusParams
+from seghub_decoders.pan.decoder import PANDecoder
+from seghub_decoders.pan.params import PANParams
+from seghub_decoders.segformer.decoder import SegformerDecoder
+from seghub_decoders.segformer.params import SegformerParams
+from seghub_decoders.upernet.decoder import UPerNetDecoder
+from seghub_decoders.upernet.params import UPerNetParams
 
 smp = pytest.importorskip("segmentation_models_pytorch")
 
@@ -47,6 +47,14 @@ SMP_CLASSES = {
     "upernet": "UPerNet",
     "segformer": "Segformer",
 }
+
+
+
+def build(arch: str, channels: tuple[int, ...], reductions: tuple[int, ...], **params: Any) -> torch.nn.Module:
+    """Validate ``params`` with the decoder's params model and build it, as the registry entry does."""
+    decoder_cls, params_cls = DECODERS[arch]
+    return decoder_cls(encoder_channels=channels, encoder_reductions=reductions, **params_cls(**params).model_dump())
+
 
 # --------------------------------------------------------------------------- smp parity
 
@@ -105,14 +113,9 @@ def test_smp_parity(arch: str, kwargs: dict[str, Any], size: int) -> None:
         smp_features = reference.encoder(x)
     features = list(smp_features[1:])  # seghub encoders do not return the input itself
     reductions = tuple(size // f.shape[-1] for f in features)
-    decoder_cls, _ = DECODERS[arch]
     decoder_kwargs = {k: v for k, v in kwargs.items() if k.startswith("decoder_")}
-    ours = decoder_cls(
-        encoder_channels=tuple(reference.encoder.out_channels[1:]),
-        encoder_reductions=reductions,
-        **decoder_kwargs,
-    ).eval()
-    check_decoder(ours)
+    ours = build(arch, tuple(reference.encoder.out_channels[1:]), reductions, **decoder_kwargs).eval()
+    check_decoder_attributes(ours)
 
     assert _param_count(ours) == _param_count(reference.decoder)
     ours.load_state_dict(reference.decoder.state_dict(), strict=True)
@@ -143,8 +146,8 @@ def test_params_match_smp_signature(arch: str) -> None:
     for name, default in smp_defaults.items():
         expected = tuple(default) if isinstance(default, (list, tuple)) else default
         assert defaults[name] == expected, name
-    # the decoder constructor has the same keyword defaults as the params model
-    ctor = inspect.signature(DECODERS[arch][0].__init__).parameters
+    # the registered smp-style constructor has the same keyword defaults as the params model
+    ctor = inspect.signature(seghub.get_hub().decoder(arch).load_constructor()).parameters
     for name, default in defaults.items():
         value = ctor[name].default
         assert (tuple(value) if isinstance(value, (list, tuple)) else value) == default
@@ -189,8 +192,8 @@ SHAPE_CASES = _shape_cases()
 def test_shape_and_gradients(arch: str, reductions: tuple[int, ...]) -> None:
     torch.manual_seed(0)
     channels = tuple(CHANNELS[r] + i for i, r in enumerate(reductions))
-    decoder = DECODERS[arch][0](encoder_channels=channels, encoder_reductions=reductions, **SMALL_PARAMS[arch])
-    check_decoder(decoder)
+    decoder = build(arch, channels, reductions, **SMALL_PARAMS[arch])
+    check_decoder_attributes(decoder)
     assert decoder.requires_divisible_input is True
     # PAN's pyramid attention needs its coarsest map to be at least 8x8
     size = max(64, 8 * reductions[-1]) if arch == "pan" else 64
@@ -210,12 +213,12 @@ def test_shape_and_gradients(arch: str, reductions: tuple[int, ...]) -> None:
 
 def test_output_reductions() -> None:
     resnet = ((64, 64, 128, 256, 512), (2, 4, 8, 16, 32))
-    assert PANDecoder(encoder_channels=resnet[0], encoder_reductions=resnet[1]).reduction == 4
-    assert UPerNetDecoder(encoder_channels=resnet[0], encoder_reductions=resnet[1]).reduction == 4
-    assert SegformerDecoder(encoder_channels=resnet[0], encoder_reductions=resnet[1]).reduction == 4
-    assert DeepLabV3PlusDecoder(encoder_channels=resnet[0], encoder_reductions=(2, 4, 8, 16, 16)).reduction == 4
-    assert DeepLabV3Decoder(encoder_channels=resnet[0], encoder_reductions=(2, 4, 8, 8, 8)).reduction == 8
-    assert DeepLabV3Decoder(encoder_channels=resnet[0], encoder_reductions=(2, 4, 8, 16, 16)).reduction == 16
+    assert build("pan", *resnet).reduction == 4
+    assert build("upernet", *resnet).reduction == 4
+    assert build("segformer", *resnet).reduction == 4
+    assert build("deeplabv3plus", resnet[0], (2, 4, 8, 16, 16)).reduction == 4
+    assert build("deeplabv3", resnet[0], (2, 4, 8, 8, 8)).reduction == 8
+    assert build("deeplabv3", resnet[0], (2, 4, 8, 16, 16)).reduction == 16
 
 
 class _OutputShapes(TorchDispatchMode):
@@ -254,9 +257,10 @@ def test_fusion_never_builds_the_concatenation(arch: str, width_param: str, leve
     reference = getattr(smp, SMP_CLASSES[arch])("resnet34", encoder_weights=None, **{width_param: width}).train()
     smp_features = [f.detach() for f in reference.encoder(torch.randn(2, 3, size, size))]
     features = smp_features[1:]
-    ours = DECODERS[arch][0](
-        encoder_channels=tuple(reference.encoder.out_channels[1:]),
-        encoder_reductions=tuple(size // f.shape[-1] for f in features),
+    ours = build(
+        arch,
+        tuple(reference.encoder.out_channels[1:]),
+        tuple(size // f.shape[-1] for f in features),
         **{width_param: width},
     ).train()
     assert _widest_at(reference.decoder, smp_features, size // 4) == levels * width
@@ -270,29 +274,29 @@ def test_fusion_never_builds_the_concatenation(arch: str, width_param: str, leve
 
 
 @pytest.mark.parametrize(
-    ("cls", "reductions", "needle"),
+    ("arch", "reductions", "needle"),
     [
-        (DeepLabV3PlusDecoder, (2, 8, 16, 32), "reduction 4"),
-        (DeepLabV3PlusDecoder, (2, 4), "reduction 8"),
-        (PANDecoder, (2, 4), "at least two"),
-        (UPerNetDecoder, (2, 4), "at least two"),
-        (SegformerDecoder, (2, 4), "reduction 8"),
+        ("deeplabv3plus", (2, 8, 16, 32), "reduction 4"),
+        ("deeplabv3plus", (2, 4), "reduction 8"),
+        ("pan", (2, 4), "at least two"),
+        ("upernet", (2, 4), "at least two"),
+        ("segformer", (2, 4), "reduction 8"),
     ],
 )
-def test_refuses_unusable_features(cls: type, reductions: tuple[int, ...], needle: str) -> None:
+def test_refuses_unusable_features(arch: str, reductions: tuple[int, ...], needle: str) -> None:
     channels = tuple(16 for _ in reductions)
     with pytest.raises(ValueError, match=needle) as info:
-        cls(encoder_channels=channels, encoder_reductions=reductions)
+        build(arch, channels, reductions)
     assert ", ".join(map(str, reductions)) in str(info.value)
 
 
 def test_refuses_mismatched_encoder_description() -> None:
     with pytest.raises(ValueError, match="one entry per feature"):
-        DeepLabV3Decoder(encoder_channels=(8, 16), encoder_reductions=(2,))
+        build("deeplabv3", (8, 16), (2,))
 
 
 def test_pan_too_small_input_is_a_clear_error() -> None:
-    decoder = PANDecoder(encoder_channels=(8, 8, 8), encoder_reductions=(4, 8, 16), decoder_channels=4).eval()
+    decoder = build("pan", (8, 8, 8), (4, 8, 16), decoder_channels=4).eval()
     features = [torch.randn(1, 8, 64 // r, 64 // r) for r in (4, 8, 16)]
     with pytest.raises(InputShapeError, match="at least 8x8"):
         decoder(features)
@@ -329,9 +333,13 @@ def test_params_accept_smp_style_values() -> None:
     assert DeepLabV3Params().decoder_aspp_separable is False
 
 
-def test_constructor_validates_params() -> None:
-    with pytest.raises(ValueError, match="decoder_channels"):
-        UPerNetDecoder(encoder_channels=(8, 8, 8), encoder_reductions=(4, 8, 16), decoder_channels=0)
+def test_the_registered_path_validates_params() -> None:
+    """Factories trust their arguments: the registry entry validates them first, located."""
+    entry = seghub.get_hub().decoder("upernet")
+    with pytest.raises(SpecError, match=r"decoder\.params\.decoder_channels"):
+        entry.validate_params({"decoder_channels": 0})
+    with pytest.raises(SpecError, match=r"decoder\.params\.decoder_channels"):
+        seghub.build_model({"encoder": {"name": "resnet18"}, "decoder": {"name": "upernet", "params": {"decoder_channels": 0}}})
 
 
 def test_registered_in_plugin() -> None:

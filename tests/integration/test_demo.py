@@ -65,11 +65,28 @@ def test_shapes_masks_hold_the_classes_the_model_has(classes: int, values: set[i
 
 
 def test_mean_iou_pools_pixels_and_skips_absent_classes() -> None:
-    true = torch.tensor([[0, 0, 1, 1]])
-    pred = torch.tensor([[0, 1, 1, 1]])
+    # class 0: 1 of 2 pixels; class 1: 1 of 3; class 3 only predicted: 0; class 2 absent: skipped
+    true = torch.tensor([[0, 0, 1, 1, 0]])
+    pred = torch.tensor([[0, 1, 1, 3, 3]])
     iou, per_class = mean_iou(pred, true, 4)
-    assert per_class == {0: 0.5, 1: 2 / 3}
-    assert iou == pytest.approx((0.5 + 2 / 3) / 2)
+    assert per_class == pytest.approx({0: 1 / 3, 1: 1 / 3, 3: 0.0})
+    assert iou == pytest.approx((1 / 3 + 1 / 3 + 0.0) / 3)
+    assert mean_iou(true, true, 4) == (1.0, {0: 1.0, 1: 1.0})
+
+
+def test_mean_iou_is_the_dataset_metrics_miou() -> None:
+    pytest.importorskip("torchmetrics")  # nox -s tests installs it
+    from seghub.metrics import ConfusionMatrixMetric
+
+    g = torch.Generator().manual_seed(0)
+    true, pred = torch.randint(0, 3, (4, 16, 16), generator=g), torch.randint(0, 3, (4, 16, 16), generator=g)
+    metric = ConfusionMatrixMetric(num_classes=4)  # class 3 absent
+    for chunk in range(4):
+        metric.update(pred[chunk:chunk + 1], true[chunk:chunk + 1])
+    scores = metric.compute()
+    iou, per_class = mean_iou(pred, true, 4)
+    assert iou == float(scores["miou"]) and list(per_class.values()) == scores["iou"][:3].tolist()
+    assert set(per_class) == {0, 1, 2}
 
 
 def test_demo_command_writes_a_png_and_prints_the_iou(tmp_path: Path) -> None:

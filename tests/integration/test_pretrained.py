@@ -127,7 +127,7 @@ def test_model_card(tmp_path):
 
 
 def test_pretrained_weights_tag_is_kept_but_not_downloaded(tmp_path, hub_cache):
-    from seghub._pretrained import with_weights_tag
+    from seghub.pretrained import with_weights_tag
 
     model = with_weights_tag(_build("resnet18", "unet", SMALL_UNET), "imagenet")
     folder = model.save_pretrained(tmp_path / "tagged")

@@ -83,10 +83,10 @@ def test_hook_registers_the_eleven_names() -> None:
 def test_hook_is_a_pluggy_hook_implementation() -> None:
     import pluggy
 
-    from seghub._hookspecs import PROJECT_NAME
+    from seghub.plugins.hookspecs import PROJECT_NAME
 
     manager = pluggy.PluginManager(PROJECT_NAME)
-    import seghub._hookspecs as specs
+    import seghub.plugins.hookspecs as specs
 
     manager.add_hookspecs(specs)
     manager.register(plugin)
@@ -108,8 +108,13 @@ def test_params_model_refuses_unknown_keys() -> None:
         ResNetParams.model_validate({"pretrained": True})
 
 
-def test_factory_refuses_unknown_params() -> None:
-    with pytest.raises(ValueError, match="norm_layer"):
+def test_unknown_params_are_refused() -> None:
+    """seghub validates encoder.params with ResNetParams before the factory (which takes none)."""
+    import seghub
+
+    with pytest.raises(seghub.SpecError, match=r"encoder\.params\.norm_layer: unknown key"):
+        seghub.build_model({"encoder": {"name": "resnet18", "params": {"norm_layer": "gn"}}, "decoder": {"name": "unet"}})
+    with pytest.raises(TypeError, match="norm_layer"):
         build_encoder(name="resnet18", norm_layer="gn")
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from seghub._protocols import check_encoder, check_encoder_output
+from seghub._protocols import check_encoder_attributes, check_encoder_output
 from seghub.errors import UnknownNameError
 from seghub_encoders_resnet import ARCHS, ENCODER_NAMES, build_encoder
 from seghub_encoders_resnet import _resnet
@@ -36,7 +36,7 @@ def run_checked(encoder: torch.nn.Module, x: torch.Tensor) -> list[torch.Tensor]
 def test_every_depth_and_output_stride(name: str, depth: int, output_stride: int) -> None:
     torch.manual_seed(0)
     encoder = build_encoder(name=name, in_channels=3, depth=depth, output_stride=output_stride, weights=None)
-    check_encoder(encoder)
+    check_encoder_attributes(encoder)
     assert encoder.in_channels == 3
     assert encoder.out_channels == ARCHS[name].out_channels[:depth]
     assert encoder.reductions == expected_reductions(depth, output_stride)
@@ -79,7 +79,7 @@ def test_every_encoder_forward(
     # depth/output-stride matrix above runs on the default (oneDNN) path.
     monkeypatch.setattr(torch.backends.mkldnn, "enabled", False)
     name = full_encoder.name
-    check_encoder(full_encoder)
+    check_encoder_attributes(full_encoder)
     assert full_encoder.out_channels == ARCHS[name].out_channels
     assert full_encoder.reductions == (2, 4, 8, 16, 32)
     # 32x32 keeps the biggest nets cheap; a batch of 1 in train mode needs layer4 to be wider

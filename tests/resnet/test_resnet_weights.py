@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from seghub._protocols import check_encoder, check_encoder_output
+from seghub._protocols import check_encoder_attributes, check_encoder_output
 from seghub.errors import WeightsError
 from seghub.testing import write_hub_file
 from seghub.weights import Preprocessing
@@ -253,7 +253,7 @@ def checkpoint_file(tmp_path: Path, make_checkpoint: MakeCheckpoint) -> tuple[Pa
 def test_any_in_channels(channels: int, pretrained: bool, checkpoint_file: tuple[Path, Checkpoint]) -> None:
     path, state = checkpoint_file
     encoder = build_encoder(name="resnet18", in_channels=channels, weights=str(path) if pretrained else None)
-    check_encoder(encoder)
+    check_encoder_attributes(encoder)
     assert encoder.in_channels == channels
     assert encoder.conv1.weight.shape == (64, channels, 7, 7)
     if pretrained:

@@ -4,26 +4,29 @@ in_channels, output_stride, ViT block selection, extra timm arguments, and refus
 from __future__ import annotations
 
 import pytest
+import seghub
 import torch
-
-from seghub._protocols import check_encoder, check_encoder_output
+from seghub._protocols import check_encoder_attributes, check_encoder_output
 from seghub.errors import InputShapeError
 from seghub_encoders_timm._encoder import TimmPyramidEncoder, TimmViTEncoder
-from seghub_encoders_timm._factory import build_encoder
 
 SIZE = 64
 
 
-def build(name: str, **kwargs: object) -> torch.nn.Module:
-    kwargs.setdefault("in_channels", 3)
-    kwargs.setdefault("depth", 5)
-    kwargs.setdefault("output_stride", 32)
-    kwargs.setdefault("weights", None)
-    return build_encoder(name=name, **kwargs)
+def build(
+    name: str, *, in_channels: int = 3, depth: int = 5, output_stride: int = 32, weights: str | None = None,
+    **params: object,
+) -> torch.nn.Module:
+    """The encoder as build_model makes it: params validated by the registry entry, then the factory."""
+    entry = seghub.get_hub().encoder(name)
+    return entry.create(
+        in_channels=in_channels, depth=depth, output_stride=output_stride, weights=weights,
+        params=entry.validate_params(params),
+    )
 
 
 def run(encoder: torch.nn.Module, in_channels: int, size: int = SIZE) -> list[torch.Tensor]:
-    check_encoder(encoder)
+    check_encoder_attributes(encoder)
     x = torch.randn(1, in_channels, size, size)
     with torch.no_grad():
         features = encoder.eval()(x)

@@ -39,6 +39,18 @@ def test_params_are_validated_with_spec_locations():
         seghub.build_model(bad)
 
 
+def test_create_model_the_smp_way_without_a_constructor():
+    """No constructor is registered: smp's generic arguments go to the spec, decoder params by
+    name to decoder.params, the rest to encoder.params."""
+    model = seghub.create_model(
+        "skipadd", encoder_name="mobilenet_lite", encoder_weights=None, classes=3, encoder_depth=4,
+        decoder_channels=32, width_multiplier=0.5,
+    )
+    assert model.spec.decoder.params == {"decoder_channels": 32}
+    assert model.spec.encoder.params == {"width_multiplier": 0.5} and model.spec.encoder.depth == 4
+    assert model.predict(torch.zeros(1, 3, 64, 64)).shape == (1, 3, 64, 64)
+
+
 def test_weights_file_loads_into_shallower_encoder_with_other_channels(tmp_path: Path):
     source = build_encoder(name="mobilenet_lite", width_multiplier=0.5)
     save_file(source.state_dict(), tmp_path / "lite.safetensors")
@@ -51,7 +63,7 @@ def test_weights_file_loads_into_shallower_encoder_with_other_channels(tmp_path:
 
 def test_unknown_weights_are_refused_clearly(tmp_path: Path):
     with pytest.raises(WeightsError, match="available: none"):
-        build_encoder(name="mobilenet_lite", weights="imagenet")
+        build_encoder(name="mobilenet_lite", weights="imagenet", width_multiplier=1.0)
     save_file(build_encoder(name="mobilenet_lite", width_multiplier=0.5).state_dict(), tmp_path / "half.safetensors")
     with pytest.raises(WeightsError, match="does not fit"):
-        build_encoder(name="mobilenet_lite", weights=str(tmp_path / "half.safetensors"))
+        build_encoder(name="mobilenet_lite", weights=str(tmp_path / "half.safetensors"), width_multiplier=1.0)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .errors import SeghubError
+from .plugins import get_hub
 
 __all__ = ["main"]
 
@@ -26,8 +27,6 @@ def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
-    from ._hub import get_hub
-
     rows = [
         (p.name, p.distribution or "(in-process)", p.version or "-", p.status, p.reason)
         for p in get_hub().plugins()
@@ -37,8 +36,6 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def _cmd_encoders(args: argparse.Namespace) -> int:
-    from ._hub import get_hub
-
     hub = get_hub()
     rows = [(e.name, e.plugin.label, ", ".join(sorted(e.weights_table())) or "-", e.description) for e in hub.encoders(args.pattern)]
     if args.pattern is None:
@@ -54,13 +51,14 @@ def _cmd_encoders(args: argparse.Namespace) -> int:
 
 
 def _cmd_decoders(args: argparse.Namespace) -> int:
-    from ._hub import get_hub
-
-    rows = [(d.name, d.plugin.label, d.description) for d in get_hub().decoders(args.pattern)]
+    rows = [
+        (d.name, d.constructor_name or "-", d.plugin.label, d.constraints.describe() or "any features", d.description)
+        for d in get_hub().decoders(args.pattern)
+    ]
     if not rows:
         print(f"no decoder matches {args.pattern!r}" if args.pattern else "no decoders installed")
         return 0
-    print(_table(rows, ("decoder", "plugin", "description")))
+    print(_table(rows, ("decoder", "constructor", "plugin", "takes", "description")))
     return 0
 
 
@@ -88,7 +86,7 @@ def _count(module: Any) -> int:
 def _cmd_build(args: argparse.Namespace) -> int:
     import torch
 
-    from ._builder import build_model
+    from ._model import build_model
 
     model = build_model(args.spec)
     spec = model.spec

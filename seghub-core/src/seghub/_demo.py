@@ -11,6 +11,7 @@ everywhere scores.
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -21,9 +22,11 @@ from typing import Any, TextIO
 import torch
 from torch import nn
 
-from ._builder import build_model, validate_spec
+from ._model import build_model
+from ._validation import validate_spec
 from ._png import write_png
 from .data.shapes import SHAPE_NAMES, shapes_batch
+from .metrics import confusion_matrix, confusion_matrix_scores
 from ._spec import ModelSpec
 
 __all__ = ["DemoResult", "default_spec", "demo_spec", "mean_iou", "print_demo", "run_demo", "write_grid"]
@@ -108,13 +111,11 @@ def _predict(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
 
 def mean_iou(pred: torch.Tensor, true: torch.Tensor, classes: int) -> tuple[float, dict[int, float]]:
     """Mean intersection over union over the classes present in ``true`` or ``pred``, and each
-    of those classes' IoU (pixels of the whole set pooled per class)."""
-    per_class = {}
-    for c in range(classes):
-        union = int(((pred == c) | (true == c)).sum())
-        if union:
-            per_class[c] = int(((pred == c) & (true == c)).sum()) / union
-    return sum(per_class.values()) / max(1, len(per_class)), per_class
+    of those classes' IoU (pixels of the whole set pooled per class), by :mod:`seghub.metrics`:
+    absent classes score NaN there and are left out here."""
+    scores = confusion_matrix_scores(confusion_matrix(pred, true, mode="multiclass", num_classes=classes))
+    per_class = {c: value for c, value in enumerate(scores["iou"].tolist()) if not math.isnan(value)}
+    return float(scores["miou"]), per_class
 
 
 def _colour(index: int) -> tuple[int, int, int]:

@@ -1,22 +1,25 @@
-"""SegmentationModel: encoder -> decoder -> segmentation head (+ optional classification head)."""
+"""SegmentationModel: encoder -> decoder -> segmentation head (+ optional classification head),
+and :func:`build_model`, which assembles one from a spec."""
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 
-from ._pretrained import PretrainedMixin
+from ._builder import assemble
+from ._protocols import Capabilities
+from ._spec import ModelSpec
+from ._validation import SpecLike
 from .checkpointing import checkpoint, is_active
 from .errors import InputShapeError
+from ._preprocessing import preprocessing_params as weights_preprocessing
+from .pretrained import PretrainedMixin
 
-if TYPE_CHECKING:
-    from ._spec import ModelSpec
-
-__all__ = ["SegmentationModel"]
+__all__ = ["SegmentationModel", "build_model", "from_pretrained"]
 
 
 class SegmentationModel(PretrainedMixin, nn.Module):
@@ -28,6 +31,11 @@ class SegmentationModel(PretrainedMixin, nn.Module):
     :meth:`push_to_hub` save, load and share it (``config.json`` + ``model.safetensors``).
     """
 
+    # what smp's models declare, and code written for smp reads before scripting or compiling
+    _is_torch_scriptable = False  # TorchScript is not supported; torch.compile and torch.export are
+    _is_torch_exportable = True
+    _is_torch_compilable = True
+
     spec: ModelSpec | None
 
     def __init__(
@@ -37,6 +45,7 @@ class SegmentationModel(PretrainedMixin, nn.Module):
         segmentation_head: nn.Module,
         classification_head: nn.Module | None = None,
         *,
+        capabilities: Capabilities,
         spec: ModelSpec | None = None,
     ) -> None:
         super().__init__()
@@ -45,26 +54,66 @@ class SegmentationModel(PretrainedMixin, nn.Module):
         self.segmentation_head = segmentation_head
         self.classification_head = classification_head
         self.spec = spec
-        self.input_divisor = _input_divisor(encoder, decoder)
-        self._pass_prefix_tokens = bool(getattr(decoder, "uses_prefix_tokens", False)) and hasattr(
-            encoder, "forward_with_tokens"
-        )
+        self.capabilities = capabilities
         self._frozen_params: list[nn.Parameter] | None = None
-        # whole-part activation checkpointing, for an encoder/decoder without set_grad_checkpointing
+        # whole-part activation checkpointing, for an encoder/decoder that does not checkpoint itself
         self._checkpoint_whole_encoder = False
         self._checkpoint_whole_decoder = False
+
+    @classmethod
+    def from_spec(cls, spec: SpecLike) -> SegmentationModel:
+        """Build the model a spec describes: see :func:`build_model`."""
+        parts = assemble(spec)
+        model = cls(
+            parts.encoder, parts.decoder, parts.segmentation_head, parts.classification_head,
+            capabilities=parts.capabilities, spec=parts.spec,
+        )
+        encoder_on, decoder_on = parts.spec.encoder.checkpointing, parts.spec.decoder.checkpointing
+        if encoder_on or decoder_on:
+            model.set_grad_checkpointing(encoder=encoder_on, decoder=decoder_on)
+        return model
+
+    @property
+    def input_divisor(self) -> int:
+        """Input height and width must be multiples of this."""
+        return self.capabilities.input_divisor
+
+    @property
+    def requires_divisible_input_shape(self) -> bool:
+        """smp's flag: whether inputs must have a height and width divisible by something."""
+        return self.capabilities.input_divisor > 1
 
     # -- forward -------------------------------------------------------------------------
 
     def check_input_shape(self, x: torch.Tensor) -> None:
-        """Raise :class:`~seghub.InputShapeError` when H or W is not a multiple of the divisor."""
-        divisor = self.input_divisor
+        """Refuse, with :class:`~seghub.InputShapeError`, an input this model cannot take: not an
+        ``(N, C, H, W)`` floating tensor with the encoder's channel count, a height or width below
+        the smallest valid size, or not a multiple of the input divisor (naming the nearest
+        valid sizes)."""
+        expected = f"(N, {self.encoder.in_channels}, H, W)"
+        if not isinstance(x, torch.Tensor):
+            raise InputShapeError(f"the model takes a tensor of shape {expected}, got {type(x).__name__}")
+        if x.ndim != 4:
+            raise InputShapeError(f"the model takes a 4-d tensor of shape {expected}, got shape {tuple(x.shape)}")
+        if x.shape[1] != self.encoder.in_channels:
+            raise InputShapeError(
+                f"the model takes {self.encoder.in_channels} input channels, shape {expected}; got shape {tuple(x.shape)}"
+            )
+        if not x.is_floating_point():
+            raise InputShapeError(f"the model takes a floating-point tensor; got {x.dtype} (convert with x.float())")
         height, width = int(x.shape[-2]), int(x.shape[-1])
+        smallest = self.capabilities.min_input_size
+        if height < smallest or width < smallest:
+            who = self.capabilities.min_input_reason or "this model"
+            raise InputShapeError(
+                f"{who} needs at least {smallest}x{smallest}; got {height}x{width}; pad or resize the input"
+            )
+        divisor = self.input_divisor
         if height % divisor == 0 and width % divisor == 0:
             return
         lower = (max(divisor, height // divisor * divisor), max(divisor, width // divisor * divisor))
         upper = (math.ceil(height / divisor) * divisor, math.ceil(width / divisor) * divisor)
-        nearest = " or ".join(dict.fromkeys(f"{h}x{w}" for h, w in (lower, upper)))
+        nearest = " or ".join(dict.fromkeys(f"{h}x{w}" for h, w in (lower, upper) if min(h, w) >= smallest))
         raise InputShapeError(
             f"input of height {height} and width {width} cannot be taken by this model: both must be "
             f"divisible by {divisor} (the encoder's total reduction). Nearest valid sizes: {nearest}; "
@@ -75,7 +124,7 @@ class SegmentationModel(PretrainedMixin, nn.Module):
         if not (torch.compiler.is_compiling() or torch.jit.is_tracing()):
             self.check_input_shape(x)
         whole_encoder, whole_decoder = self._checkpoint_whole_encoder, self._checkpoint_whole_decoder
-        if self._pass_prefix_tokens:
+        if self.capabilities.prefix_tokens:
             features, prefix_tokens = self._run(whole_encoder, self.encoder.forward_with_tokens, x)
             decoded = self._run(whole_decoder, self.decoder, features, prefix_tokens)
         else:
@@ -111,10 +160,13 @@ class SegmentationModel(PretrainedMixin, nn.Module):
             "encoder": enable if encoder is None else encoder,
             "decoder": enable if decoder is None else decoder,
         }
+        itself = {
+            "encoder": self.capabilities.encoder_checkpoints_itself,
+            "decoder": self.capabilities.decoder_checkpoints_itself,
+        }
         for name, on in settings.items():
-            part = getattr(self, name)
-            if callable(getattr(part, "set_grad_checkpointing", None)):
-                part.set_grad_checkpointing(bool(on))
+            if itself[name]:
+                getattr(self, name).set_grad_checkpointing(bool(on))
             else:
                 setattr(self, f"_checkpoint_whole_{name}", bool(on))
         if self.spec is not None:
@@ -170,13 +222,14 @@ class SegmentationModel(PretrainedMixin, nn.Module):
         """Mean, std, input range and space of the encoder's pretrained weights (None without)."""
         if self.spec is None or self.spec.encoder.weights is None:
             return None
-        from ._builder import preprocessing_params
-
-        return preprocessing_params(self.spec.encoder.name, self.spec.encoder.weights, provider=self.spec.encoder.provider)
+        return weights_preprocessing(self.spec.encoder.name, self.spec.encoder.weights, provider=self.spec.encoder.provider)
 
 
-def _input_divisor(encoder: nn.Module, decoder: nn.Module) -> int:
-    divisor = int(getattr(encoder, "input_divisor", 1) or 1)
-    if getattr(decoder, "requires_divisible_input", True):
-        divisor = math.lcm(divisor, max(int(r) for r in encoder.reductions))  # type: ignore[union-attr]
-    return divisor
+def build_model(spec: SpecLike) -> SegmentationModel:
+    """Build a :class:`SegmentationModel` from a spec: a dict, a :class:`~seghub.ModelSpec`, or
+    the path of a JSON file. The model keeps the validated, fully resolved spec as
+    ``model.spec``; building from it gives the same architecture."""
+    return SegmentationModel.from_spec(spec)
+
+
+from_pretrained = SegmentationModel.from_pretrained

@@ -1,16 +1,42 @@
-"""The Encoder and Decoder protocols, and runtime checks that tell a plugin author what is off."""
+"""The Encoder and Decoder protocols, the optional extensions a part may implement, and runtime
+checks that tell a plugin author what is off.
+
+The required protocols are :class:`Encoder` and :class:`Decoder`. Everything else a part may
+offer is declared here too, as runtime-checkable protocols, and read in one place: the builder
+decides once what the parts of a model support (:class:`Capabilities`) and hands that to the
+model.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import nn
 
 from .errors import ProtocolError
 
-__all__ = ["Encoder", "Decoder", "check_encoder", "check_decoder", "check_encoder_output", "check_decoder_output"]
+__all__ = [
+    "Encoder",
+    "Decoder",
+    "InputDivisor",
+    "DivisibleInputRule",
+    "PrefixTokenEncoder",
+    "PrefixTokenDecoder",
+    "GradCheckpointable",
+    "SmpStateDictConverter",
+    "SmpModelStateDictConverter",
+    "Capabilities",
+    "part_checkpoints_itself",
+    "reads_prefix_tokens",
+    "requires_divisible_input",
+    "check_encoder_attributes",
+    "check_decoder_attributes",
+    "check_encoder_output",
+    "check_decoder_output",
+]
 
 
 @runtime_checkable
@@ -42,11 +68,110 @@ class Decoder(Protocol):
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor: ...
 
 
+# -- optional extensions ------------------------------------------------------------------------
+
+
+@runtime_checkable
+class InputDivisor(Protocol):
+    """An encoder whose input height and width must also divide by ``input_divisor`` (a patch
+    size, a window size)."""
+
+    input_divisor: int
+
+
+@runtime_checkable
+class DivisibleInputRule(Protocol):
+    """A decoder (class) that says whether the model must refuse inputs whose height or width do
+    not divide by the encoder's largest reduction. Without it: True. Set False only when the
+    output is right for any size."""
+
+    requires_divisible_input: bool
+
+
+@runtime_checkable
+class PrefixTokenEncoder(Protocol):
+    """An encoder that also returns its class/register tokens, for decoders that read them out:
+    one ``(N, num_prefix_tokens, C_i)`` tensor per feature, or None."""
+
+    num_prefix_tokens: int
+
+    def forward_with_tokens(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor] | None]: ...
+
+
+@runtime_checkable
+class PrefixTokenDecoder(Protocol):
+    """A decoder (class) that reads prefix tokens: with a :class:`PrefixTokenEncoder` and
+    ``uses_prefix_tokens = True``, its factory gets ``encoder_prefix_tokens=<int>`` and the
+    model calls ``decoder(features, prefix_tokens)``."""
+
+    uses_prefix_tokens: bool
+
+
+@runtime_checkable
+class GradCheckpointable(Protocol):
+    """A part that checkpoints its own stages or blocks (timm's convention); a part without it is
+    checkpointed as a whole."""
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None: ...
+
+
+@runtime_checkable
+class SmpStateDictConverter(Protocol):
+    """A part whose state-dict keys differ from smp's: renames an smp checkpoint's keys, relative
+    to the part, for :mod:`seghub.compat.smp`."""
+
+    def smp_state_dict_to_seghub(self, state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]: ...
+
+
+@runtime_checkable
+class SmpModelStateDictConverter(Protocol):
+    """A decoder that owns part of what smp calls the head: rewrites whole-model smp keys first."""
+
+    def smp_model_state_dict_to_seghub(self, state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]: ...
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the parts of one model support, decided once by the builder.
+
+    ``input_divisor``: height and width must divide by it. ``min_input_size``: the smallest
+    height and width (at least 1), and ``min_input_reason`` who needs it ("decoder 'pan' at
+    output stride 16"). ``prefix_tokens``: the decoder reads the encoder's prefix tokens (the
+    model calls ``encoder.forward_with_tokens``). ``encoder_checkpoints_itself`` /
+    ``decoder_checkpoints_itself``: the part implements :class:`GradCheckpointable`.
+    """
+
+    input_divisor: int = 1
+    min_input_size: int = 1
+    min_input_reason: str = ""
+    prefix_tokens: bool = False
+    encoder_checkpoints_itself: bool = False
+    decoder_checkpoints_itself: bool = False
+
+
+def part_checkpoints_itself(part: Any) -> bool:
+    """Whether ``part`` implements :class:`GradCheckpointable` (a callable method, not a flag)."""
+    return isinstance(part, GradCheckpointable) and callable(part.set_grad_checkpointing)
+
+
+def reads_prefix_tokens(decoder: Any) -> bool:
+    """Whether a decoder (or its factory) declares ``uses_prefix_tokens = True``."""
+    return isinstance(decoder, PrefixTokenDecoder) and bool(decoder.uses_prefix_tokens)
+
+
+def requires_divisible_input(decoder: Any) -> bool:
+    """Whether a decoder needs inputs divisible by the encoder's largest reduction (the default)."""
+    return not isinstance(decoder, DivisibleInputRule) or bool(decoder.requires_divisible_input)
+
+
+# -- runtime checks -------------------------------------------------------------------------------
+
+
 def _owner(module: object, what: str) -> str:
     return f"{what} {type(module).__module__}.{type(module).__qualname__}"
 
 
-def check_encoder(encoder: object) -> None:
+def check_encoder_attributes(encoder: object) -> None:
     """Check an encoder's declared attributes; raise :class:`ProtocolError` naming what is wrong."""
     who = _owner(encoder, "encoder")
     if not isinstance(encoder, nn.Module):
@@ -101,7 +226,7 @@ def check_encoder_output(encoder: nn.Module, x: torch.Tensor, features: object) 
             )
 
 
-def check_decoder(decoder: object) -> None:
+def check_decoder_attributes(decoder: object) -> None:
     """Check a decoder's declared attributes; raise :class:`ProtocolError` naming what is wrong."""
     who = _owner(decoder, "decoder")
     if not isinstance(decoder, nn.Module):

@@ -6,10 +6,12 @@ a second pass by the builder, with error locations rooted in the spec.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+
+from .errors import SpecError, SpecIssue
 
 __all__ = [
     "SPEC_VERSION",
@@ -20,6 +22,7 @@ __all__ = [
     "ClassificationHeadSpec",
     "ModelSpec",
     "model_schema",
+    "check_version",
 ]
 
 SPEC_VERSION = 1
@@ -109,3 +112,13 @@ class ModelSpec(_Strict):
 def model_schema() -> dict[str, Any]:
     """The JSON Schema of :class:`ModelSpec`."""
     return ModelSpec.model_json_schema()
+
+
+def check_version(data: Any) -> None:
+    """Refuse, before validating it, a spec written for a newer seghub (its ``version`` field)."""
+    if isinstance(data, Mapping):
+        version = data.get("version", SPEC_VERSION)
+        if isinstance(version, int) and not isinstance(version, bool) and version > SPEC_VERSION:
+            raise SpecError([SpecIssue(("version",), (
+                f"spec version {version} is newer than this seghub understands ({SPEC_VERSION}); upgrade seghub-core"
+            ))])

@@ -11,6 +11,7 @@ __all__ = [
     "SpecIssue",
     "PluginError",
     "UnknownNameError",
+    "MissingConstructorError",
     "PluginConflictError",
     "ProtocolError",
     "InputShapeError",
@@ -55,8 +56,15 @@ class PluginError(SeghubError):
     """A plugin could not be loaded or misbehaved."""
 
 
-class UnknownNameError(SeghubError, LookupError):
-    """No plugin offers the requested encoder or decoder."""
+class UnknownNameError(SeghubError, LookupError, ValueError):
+    """No plugin offers the requested encoder or decoder (a bad value in a spec or call)."""
+
+
+class MissingConstructorError(PluginError, AttributeError):
+    """No installed plugin registers the smp-style constructor asked for (``seghub.Unet``).
+
+    An ``AttributeError`` too, so ``hasattr(seghub, name)`` and ``getattr`` with a default work.
+    """
 
 
 class PluginConflictError(SeghubError, LookupError):

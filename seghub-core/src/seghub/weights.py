@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._huggingface import HubFileError, hub_file
 from .errors import WeightsError
 
 if TYPE_CHECKING:
@@ -73,12 +74,6 @@ WeightsSource = WeightsTable | Callable[[str], WeightsTable]
 """A table, or a function from an encoder name to its table (for families of encoders)."""
 
 
-def _hf_cache_hint() -> str:
-    from huggingface_hub import constants
-
-    return str(constants.HF_HUB_CACHE)
-
-
 def resolve_file(weights: PretrainedWeights, *, encoder: str = "", tag: str = "") -> Path:
     """Find the weights file in the Hugging Face cache, downloading it when allowed.
 
@@ -88,37 +83,15 @@ def resolve_file(weights: PretrainedWeights, *, encoder: str = "", tag: str = ""
     """
     if weights.repo_id is None:
         raise WeightsError(f"weights {tag!r} of encoder {encoder!r} name no Hugging Face repo")
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
-
     try:
-        path = hf_hub_download(
-            repo_id=weights.repo_id, filename=weights.filename, revision=weights.revision
-        )
-    except LocalEntryNotFoundError as exc:  # not cached and no way to fetch it; a subclass of the next
-        raise WeightsError(_missing_message(weights, encoder, tag, f"not cached and not downloadable ({_why_offline(exc)})")) from exc
-    except (RepositoryNotFoundError, EntryNotFoundError) as exc:
-        raise WeightsError(_missing_message(weights, encoder, tag, "it does not exist there")) from exc
-    except Exception as exc:  # no network, proxy errors: all mean "not to be had"
-        raise WeightsError(_missing_message(weights, encoder, tag, f"not cached and not downloadable ({_why_offline(exc)})")) from exc
-    return Path(path)
-
-
-def _why_offline(exc: Exception) -> str:
-    from huggingface_hub import constants
-
-    return "offline mode (HF_HUB_OFFLINE)" if constants.is_offline_mode() else f"{type(exc).__name__}: {exc}"
-
-
-def _missing_message(weights: PretrainedWeights, encoder: str, tag: str, why: str) -> str:
-    what = f"weights {tag!r} of encoder {encoder!r}" if encoder else "pretrained weights"
-    return (
-        f"could not load {what}: looked for {weights.filename!r} in Hugging Face repo "
-        f"{weights.repo_id!r} at revision {weights.revision or 'main'!r} "
-        f"(cache: {_hf_cache_hint()}); {why}. "
-        "To build without pretrained weights set encoder.weights to null "
-        "(encoder_weights=None in the smp-style constructors)."
-    )
+        return hub_file(weights.repo_id, weights.filename, revision=weights.revision)
+    except HubFileError as exc:
+        what = f"weights {tag!r} of encoder {encoder!r}" if encoder else "pretrained weights"
+        raise WeightsError(
+            f"could not load {what}: looked for {weights.filename!r} in Hugging Face repo {weights.repo_id!r} "
+            f"at revision {weights.revision or 'main'!r}; {exc.reason}. To build without pretrained weights set "
+            "encoder.weights to null (encoder_weights=None in the smp-style constructors)."
+        ) from exc
 
 
 def load_state_dict(

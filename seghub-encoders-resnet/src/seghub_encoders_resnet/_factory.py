@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -14,11 +13,10 @@ from seghub.errors import UnknownNameError, WeightsError
 from seghub.weights import load_state_dict
 
 from ._archs import ARCHS
-from ._params import ResNetParams
 from ._resnet import ResNetEncoder
 from ._weights import weights_table
 
-__all__ = ["build_encoder", "ResNetParams", "load_weights"]
+__all__ = ["build_encoder", "load_weights"]
 
 OUTPUT_STRIDES = (8, 16, 32)
 
@@ -30,7 +28,6 @@ def build_encoder(
     depth: int = 5,
     output_stride: int = 32,
     weights: str | os.PathLike[str] | None = None,
-    **params: Any,
 ) -> ResNetEncoder:
     """Build a ResNet/ResNeXt encoder, optionally with pretrained weights.
 
@@ -42,15 +39,12 @@ def build_encoder(
         output_stride: 32, 16 or 8 (the last stages dilated instead of strided).
         weights: A tag of :func:`weights_table` (``"imagenet"``, ...), a path to a
             ``.safetensors`` file, or None for random initialisation.
-        params: ``encoder.params``; validated by :class:`ResNetParams`, which has no fields.
 
     Raises:
         UnknownNameError: ``name`` is not a ResNet/ResNeXt of this plugin.
-        ValueError: ``in_channels``, ``depth`` or ``output_stride`` is out of range, or an
-            unknown param is given.
+        ValueError: ``in_channels``, ``depth`` or ``output_stride`` is out of range.
         WeightsError: unknown tag, or the weights cannot be found or do not fit.
     """
-    ResNetParams.model_validate(params)
     arch = ARCHS.get(name)
     if arch is None:
         close = difflib.get_close_matches(name, ARCHS, n=3)

@@ -13,7 +13,6 @@ from torch import nn
 from ._create import create, probe
 from ._encoder import TimmPyramidEncoder, TimmViTEncoder
 from ._names import PREFIX, model_part, validate_name
-from ._params import check_reserved
 from ._weights import resolve_weights
 
 __all__ = ["build_encoder"]
@@ -39,7 +38,6 @@ def build_encoder(
     """
     model = model_part(name)
     validate_name(model)
-    check_reserved(timm_kwargs)
     if in_channels < 1:
         raise ValueError(f"encoder.in_channels must be a positive integer, got {in_channels}")
     canonical = PREFIX + model

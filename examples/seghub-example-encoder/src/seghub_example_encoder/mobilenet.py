@@ -117,10 +117,12 @@ def build_encoder(
     depth: int = 5,
     output_stride: int = 32,
     weights: str | os.PathLike[str] | None = None,
-    width_multiplier: float = 1.0,
+    width_multiplier: float,
 ) -> MobileNetLite:
     """The factory seghub calls. ``weights``: None, or the path of a ``.safetensors`` file saved
-    from a ``mobilenet_lite`` of the same width (any depth; other in_channels are adapted)."""
+    from a ``mobilenet_lite`` of the same width (any depth; other in_channels are adapted).
+    ``width_multiplier`` comes validated from :class:`~seghub_example_encoder.params.MobileNetLiteParams`,
+    which holds its default."""
     if not 1 <= depth <= len(STAGES):
         raise ValueError(f"depth must be 1..{len(STAGES)} for encoder {name!r}, got {depth}")
     if output_stride not in OUTPUT_STRIDES:

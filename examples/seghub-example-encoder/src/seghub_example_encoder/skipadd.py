@@ -32,7 +32,7 @@ class SkipAddDecoder(nn.Module):
     requires_divisible_input = True
 
     def __init__(
-        self, *, encoder_channels: Sequence[int], encoder_reductions: Sequence[int], decoder_channels: int = 64
+        self, *, encoder_channels: Sequence[int], encoder_reductions: Sequence[int], decoder_channels: int
     ) -> None:
         super().__init__()
         if not encoder_channels or len(encoder_channels) != len(encoder_reductions):

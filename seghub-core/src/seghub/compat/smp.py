@@ -25,7 +25,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._constructors import create_model
+from .._protocols import SmpModelStateDictConverter, SmpStateDictConverter
 from ..errors import SpecError, SpecIssue
+from ..pretrained import CONFIG_NAME, WEIGHTS_NAME, load_checked, resolve_files, with_weights_tag
+from ..weights import load_state_dict
 
 if TYPE_CHECKING:
     import torch
@@ -39,17 +43,15 @@ _PARTS = ("encoder", "decoder", "segmentation_head", "classification_head")
 
 def convert_state_dict(model: SegmentationModel, state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Rename an smp model's state dict into ``model``'s layout (tensors are not copied)."""
-    whole_model = getattr(model.decoder, "smp_model_state_dict_to_seghub", None)
-    if whole_model is not None:
-        state_dict = whole_model(dict(state_dict))
+    if isinstance(model.decoder, SmpModelStateDictConverter):
+        state_dict = model.decoder.smp_model_state_dict_to_seghub(dict(state_dict))
     converted: dict[str, torch.Tensor] = {}
     for part in _PARTS:
         prefix = part + "."
         section = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
         module = getattr(model, part, None)
-        convert = getattr(module, "smp_state_dict_to_seghub", None)
-        if section and convert is not None:
-            section = convert(section)
+        if section and isinstance(module, SmpStateDictConverter):
+            section = module.smp_state_dict_to_seghub(section)
         converted.update({prefix + k: v for k, v in section.items()})
     converted.update({k: v for k, v in state_dict.items() if not k.startswith(tuple(p + "." for p in _PARTS))})
     return converted
@@ -77,15 +79,10 @@ def from_smp_state_dict(
     :class:`~seghub.WeightsError` listing missing, unexpected and mis-shaped keys when the
     weights do not fit; no model is returned then.
     """
-    from .._pretrained import load_checked, with_weights_tag
-    from ..architectures import create_model
-
     tag = constructor_kwargs.pop("encoder_weights", None)
     if tag is True:
         tag = "imagenet"
     if isinstance(state_dict, (str, os.PathLike)):
-        from ..weights import load_state_dict
-
         source = repr(os.fspath(state_dict))
         state_dict = load_state_dict(state_dict)
     else:
@@ -109,8 +106,6 @@ def from_smp_pretrained(
     Reads ``config.json`` (``_model_class`` plus the constructor arguments) and
     ``model.safetensors``; checkpoints saved only as pickles are refused.
     """
-    from .._pretrained import CONFIG_NAME, WEIGHTS_NAME, resolve_files
-
     paths = resolve_files(
         source, (CONFIG_NAME, WEIGHTS_NAME), revision=revision, token=token, cache_dir=cache_dir,
         local_files_only=local_files_only,

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import traceback
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 import torch
-from pydantic import BaseModel, ValidationError
 from torch import nn
 
-__all__ = ["Size", "as_size", "cannot_load", "crash", "dead_parameters", "isolated", "validate_params"]
+__all__ = ["Size", "as_size", "cannot_load", "crash", "dead_parameters", "isolated"]
 
 Size = int | tuple[int, int]
 
@@ -63,18 +61,3 @@ def isolated(seed: int = 0) -> Iterator[None]:
             yield
         finally:
             torch.set_num_threads(threads)
-
-
-def validate_params(model: type | None, params: Mapping[str, Any], what: str) -> dict[str, Any]:
-    """The params as the builder hands them to a factory (``model_dump()`` of the plugin's model).
-
-    Raises ``ValueError`` naming ``what`` when they do not validate.
-    """
-    if model is None:
-        return dict(params)
-    if not (isinstance(model, type) and issubclass(model, BaseModel)):
-        raise ValueError(f"{what}: the registered params model {model!r} is not a pydantic BaseModel")
-    try:
-        return model.model_validate(dict(params)).model_dump()
-    except ValidationError as exc:
-        raise ValueError(f"{what}: the params given to the check do not validate: {exc}") from None

@@ -9,9 +9,9 @@ import torch
 from torch import nn
 from torch.utils import _pytree as pytree
 
-from .._builder import build_model
-from .._hub import get_hub
-from .._protocols import check_decoder_output
+from .._model import build_model
+from .._protocols import check_decoder_output, reads_prefix_tokens, requires_divisible_input
+from ..plugins import get_hub
 from ..errors import InputShapeError, ProtocolError, SeghubError, SpecError
 from ._common import Size, as_size, cannot_load, crash, dead_parameters, isolated
 from ._import_light import HEAVY_MODULES, check_import_light
@@ -60,7 +60,7 @@ class _DecoderCheck:
         except Exception as exc:
             self.report.problem(crashed.format(crash(exc)))
             return None
-        declared = bool(getattr(model.decoder, "uses_prefix_tokens", False))
+        declared = reads_prefix_tokens(model.decoder)
         if declared != self.uses_tokens:
             self.report.problem(
                 f"{label}: the decoder module says uses_prefix_tokens={declared} but its registered factory says "
@@ -164,7 +164,7 @@ def check_decoder(
     report = ConformanceReport(f"decoder {name!r}")
     try:
         entry = get_hub().decoder(name, provider)
-        uses_tokens = bool(getattr(entry.load_factory(), "uses_prefix_tokens", False))
+        uses_tokens = reads_prefix_tokens(entry.load_factory())
     except SeghubError as exc:
         raise ConformanceError(report.subject, [cannot_load(exc)]) from exc
     decoder = {"name": name, "provider": provider, "params": dict(params or {})}
@@ -190,7 +190,7 @@ def check_decoder(
 
 def _check_odd_size(check: _DecoderCheck, model: nn.Module, label: str) -> None:
     """A decoder that waives the divisibility rule must take sizes the rule would refuse."""
-    if getattr(model.decoder, "requires_divisible_input", True):
+    if requires_divisible_input(model.decoder):
         return
     step = int(model.input_divisor)
     height, width = check.size

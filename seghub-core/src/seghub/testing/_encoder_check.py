@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from .._hub import get_hub
-from .._protocols import check_encoder as check_encoder_attributes
-from .._protocols import check_encoder_output
-from ..errors import ProtocolError, SeghubError
-from ._common import Size, as_size, cannot_load, crash, dead_parameters, isolated, validate_params
+from .._protocols import InputDivisor, PrefixTokenEncoder, check_encoder_attributes, check_encoder_output
+from ..plugins import get_hub
+from ..errors import ProtocolError, SeghubError, SpecError
+from ..plugins import EncoderEntry
+from ._common import Size, as_size, cannot_load, crash, dead_parameters, isolated
 from ._import_light import HEAVY_MODULES, check_import_light
 from ._report import ConformanceError, ConformanceReport
 from ._traced import compile_problem, export_problem
@@ -35,24 +35,31 @@ class _EncoderCheck:
     """Builds and runs one encoder in several configurations, recording into one report."""
 
     def __init__(
-        self, name: str, factory: Callable[..., Any], params: dict[str, Any], report: ConformanceReport,
-        size: tuple[int, int], batch_size: int,
+        self, entry: EncoderEntry, params: dict[str, Any], report: ConformanceReport, size: tuple[int, int],
+        batch_size: int,
     ) -> None:
-        self.name, self.factory, self.params, self.report = name, factory, params, report
+        self.entry, self.params, self.report = entry, params, report
         self.size, self.batch_size = size, batch_size
 
     def build(self, config: _Config, *, refusal_ok: bool) -> nn.Module | None:
-        """The encoder for ``config``; None when refused (recorded) or broken (a problem)."""
+        """The encoder for ``config``, built through its registry entry as ``build_model`` builds
+        it; None when refused (recorded) or broken (a problem)."""
         try:
-            encoder = self.factory(
-                name=self.name, in_channels=config.in_channels, depth=config.depth,
-                output_stride=config.output_stride, weights=None, **self.params,
+            encoder = self.entry.create(
+                in_channels=config.in_channels, depth=config.depth, output_stride=config.output_stride,
+                weights=None, params=self.params,
             )
-        except ValueError as exc:
-            if refusal_ok:
-                self.report.refusal(f"{config}: {exc}")
+        except SpecError as exc:
+            cause = exc.__cause__
+            if not isinstance(cause, ValueError):  # a TypeError from the factory is a crash
+                self.report.problem(
+                    f"{config}: the factory raised {crash(cause or exc)}; refuse unsupported settings with "
+                    "ValueError naming the field and the allowed values"
+                )
+            elif refusal_ok:
+                self.report.refusal(f"{config}: {cause}")
             else:
-                self.report.problem(f"{config}: refused ({type(exc).__name__}: {exc}); this setting must be supported")
+                self.report.problem(f"{config}: refused (ValueError: {cause}); this setting must be supported")
             return None
         except Exception as exc:  # a crash, not a clean refusal
             self.report.problem(
@@ -80,7 +87,7 @@ class _EncoderCheck:
                 f"most {config.depth} (depth bounds the downsampling stages used)"
             )
             ok = False
-        divisor = getattr(encoder, "input_divisor", None)
+        divisor = encoder.input_divisor if isinstance(encoder, InputDivisor) else None
         if divisor is not None and (not isinstance(divisor, int) or isinstance(divisor, bool) or divisor < 1):
             self.report.problem(f"{config}: input_divisor must be a positive int when set, got {divisor!r}")
             ok = False
@@ -89,7 +96,7 @@ class _EncoderCheck:
     def run(self, encoder: nn.Module, config: _Config, *, backward: bool) -> bool:
         """Forward a batch in train mode, compare with the declarations, optionally backward."""
         height, width = self.size
-        divisor = getattr(encoder, "input_divisor", 1)
+        divisor = encoder.input_divisor if isinstance(encoder, InputDivisor) else 1
         if height % divisor or width % divisor:
             self.report.problem(
                 f"{config}: the check's input_size {self.size} is not divisible by the encoder's "
@@ -130,9 +137,15 @@ class _EncoderCheck:
         return dead is None
 
     def _tokens_ok(self, encoder: nn.Module, x: torch.Tensor, features: Sequence[torch.Tensor], config: _Config) -> bool:
-        if not hasattr(encoder, "forward_with_tokens"):
+        if not callable(getattr(encoder, "forward_with_tokens", None)):
             return True
         where = f"{config}: forward_with_tokens"
+        if not isinstance(encoder, PrefixTokenEncoder):
+            self.report.problem(
+                f"{where} exists but num_prefix_tokens does not; declare both (see seghub's PrefixTokenEncoder "
+                "protocol), or the builder never hands the tokens to a decoder"
+            )
+            return False
         try:
             with torch.no_grad():
                 result = encoder.forward_with_tokens(x)
@@ -145,7 +158,7 @@ class _EncoderCheck:
             return False
         if tokens is None:
             return True
-        declared = int(getattr(encoder, "num_prefix_tokens", 0) or 0)
+        declared = int(encoder.num_prefix_tokens or 0)
         expected = [(x.shape[0], declared, c) for c in encoder.out_channels]
         if declared < 1 or [tuple(t.shape) for t in tokens] != expected:
             self.report.problem(
@@ -192,11 +205,14 @@ def check_encoder(
     report = ConformanceReport(f"encoder {name!r}")
     try:
         entry = get_hub().encoder(name, provider)
-        factory = entry.load_factory()
-        options = validate_params(entry.load_params_model(), params or {}, f"encoder {name!r}")
-    except (SeghubError, ValueError) as exc:
+        entry.load_factory()
+    except SeghubError as exc:
         raise ConformanceError(report.subject, [cannot_load(exc)]) from exc
-    check = _EncoderCheck(entry.name, factory, options, report, as_size(input_size), batch_size)
+    try:
+        options = entry.validate_params(params or {})
+    except SpecError as exc:
+        raise ConformanceError(report.subject, [f"the params given to the check do not validate: {exc}"]) from exc
+    check = _EncoderCheck(entry, options, report, as_size(input_size), batch_size)
     depths = tuple(depths)
     with isolated():
         built: dict[int, nn.Module] = {}

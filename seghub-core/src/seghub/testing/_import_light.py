@@ -10,8 +10,7 @@ from collections.abc import Sequence
 
 import importlib_metadata
 
-from .._hub import ENTRY_POINT_GROUP
-from .._registry import PluginInfo
+from ..plugins import ENTRY_POINT_GROUP, PluginInfo
 from ._report import ConformanceReport
 
 __all__ = ["HEAVY_MODULES", "plugin_module", "heavy_imports", "check_import_light"]

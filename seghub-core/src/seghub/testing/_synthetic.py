@@ -13,9 +13,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, PositiveInt, model_validator
 from torch import nn
 
-from .._hookspecs import hookimpl
-from .._hub import get_hub
-from .._registry import Registry
+from ..plugins import Registry, get_hub, hookimpl
 from ..errors import PluginError
 
 __all__ = ["SYNTHETIC_ENCODER", "SyntheticParams", "SyntheticEncoder", "synthetic_encoder", "synthetic_registered"]

@@ -1,0 +1,16 @@
+"""PAN's params (smp 0.6 ``PAN`` names and defaults)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from .._params import DecoderParams, InterpolationMode, StrictPositiveInt
+
+__all__ = ["PANParams"]
+
+
+class PANParams(DecoderParams):
+    """Options of the PAN decoder (smp's names and defaults)."""
+
+    decoder_channels: StrictPositiveInt = Field(32, description="Channels of the FPA and GAU blocks and of the output.")
+    decoder_interpolation: InterpolationMode = "bilinear"

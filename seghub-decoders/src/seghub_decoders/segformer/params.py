@@ -1,0 +1,17 @@
+"""SegFormer's params (smp 0.6 ``Segformer`` names and defaults)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from .._params import DecoderParams, StrictPositiveInt
+
+__all__ = ["SegformerParams"]
+
+
+class SegformerParams(DecoderParams):
+    """Options of the SegFormer decoder (smp's names and defaults)."""
+
+    decoder_segmentation_channels: StrictPositiveInt = Field(
+        256, description="Channels of each per-feature MLP and of the fused output."
+    )
