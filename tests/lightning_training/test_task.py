@@ -158,9 +158,9 @@ def test_each_mode_trains_logs_and_predicts_masks(tiny_spec: Spec, make_trainer:
     if mode == "multiclass":
         assert masks.shape == (4, 32, 32) and torch.equal(masks, logits.argmax(1))
     elif mode == "binary":
-        assert masks.shape == (4, 32, 32) and torch.equal(masks, (logits[:, 0] > 0).long())
+        assert masks.shape == (4, 32, 32) and torch.equal(masks, (logits[:, 0] >= 0).long())  # sigmoid >= 0.5
     else:
-        assert masks.shape == (4, 3, 32, 32) and torch.equal(masks, (logits > 0).long())
+        assert masks.shape == (4, 3, 32, 32) and torch.equal(masks, (logits >= 0).long())
 
 
 def test_validation_metrics_are_over_the_whole_set_not_a_mean_of_batches(tiny_spec: Spec, make_trainer: Callable[..., Any]) -> None:
@@ -208,7 +208,9 @@ def test_masks_of_the_wrong_layout_are_refused_with_the_expected_one(tiny_spec: 
         task.training_step(batch, 0)
     binary = SegmentationTask(spec=tiny_spec(classes=1), mode="binary")
     with pytest.raises(ValueError, match=r"binary masks must have shape \(N, H, W\)"):
-        binary.training_step({"image": torch.randn(2, 3, 32, 32), "mask": torch.zeros(2, 3, 32, 32)}, 0)
+        binary.training_step({"image": torch.randn(2, 3, 32, 32), "mask": torch.zeros(2, 3, 32, 32, dtype=torch.long)}, 0)
+    with pytest.raises(ValueError, match=r"integer labels .* got torch\.float32"):
+        binary.training_step({"image": torch.randn(2, 3, 32, 32), "mask": torch.zeros(2, 32, 32)}, 0)
 
 
 @pytest.mark.filterwarnings("ignore:You are trying to")

@@ -165,7 +165,8 @@ class SegmentationTask(pl.LightningModule):
         self.predict_blend = predict_blend
         for stage in STAGES:
             # attributes, not an nn.ModuleDict: "train" is taken by nn.Module.train
-            setattr(self, f"{stage}_confusion", ConfusionMatrixMetric(num_classes=classes, mode=mode, ignore_index=ignore_index))
+            confusion = ConfusionMatrixMetric(mode=mode, num_classes=None if mode == "binary" else classes, ignore_index=ignore_index)
+            setattr(self, f"{stage}_confusion", confusion)
             setattr(self, f"{stage}_loss_mean", MeanMetric())
         self.save_hyperparameters({
             "spec": network.spec.model_dump(mode="json"),  # type: ignore[union-attr]
@@ -208,14 +209,16 @@ class SegmentationTask(pl.LightningModule):
             )
         if self.mode == "multiclass":
             return logits.argmax(1)
-        masks = (logits > 0).long()
+        masks = (logits >= 0).long()  # sigmoid >= 0.5, as the metrics count it
         return masks[:, 0] if self.mode == "binary" else masks
 
     def _step(self, batch: Any, stage: str) -> torch.Tensor:
-        images, target = (batch["image"], batch["mask"]) if isinstance(batch, Mapping) else batch
+        images, mask = (batch["image"], batch["mask"]) if isinstance(batch, Mapping) else batch
         logits = self.model(images)
-        target = self._target(target, logits)
-        loss = self.loss(logits, target)
+        mask = self._check_mask(mask, logits)
+        # the losses of binary and multilabel mode take float targets shaped like the logits;
+        # the metric takes the integer labels
+        loss = self.loss(logits, mask if self.mode == "multiclass" else mask.to(logits.dtype))
         size = images.shape[0]
         mean = getattr(self, f"{stage}_loss_mean")
         mean(loss.detach(), size)
@@ -223,25 +226,27 @@ class SegmentationTask(pl.LightningModule):
         # torchmetrics-synchronised mean over all processes per epoch
         self.log(f"{stage}/loss", mean, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=size)
         if stage != "train" or self.train_metrics:
-            getattr(self, f"{stage}_confusion").update(logits.detach(), target)
+            getattr(self, f"{stage}_confusion").update(logits.detach(), mask)
         return loss
 
-    def _target(self, target: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-        """The mask in the layout the losses of ``mode`` take: class indices ``(N, H, W)`` for
-        multiclass, float ``(N, C, H, W)`` like the logits for binary and multilabel."""
+    def _check_mask(self, mask: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """The integer mask in the logits' layout: class indices ``(N, H, W)`` for multiclass,
+        ``(N, C, H, W)`` like the logits for binary (C = 1) and multilabel."""
+        if mask.is_floating_point():
+            raise ValueError(f"masks must hold integer labels (class indices, or 0/1), got {mask.dtype}")
         if self.mode == "multiclass":
-            if target.ndim == 4 and target.shape[1] == 1:
-                target = target[:, 0]
+            if mask.ndim == 4 and mask.shape[1] == 1:
+                mask = mask[:, 0]
             expected = (logits.shape[0], *logits.shape[2:])
-            if tuple(target.shape) != expected or target.is_floating_point():
-                raise ValueError(f"multiclass masks must be integer class indices of shape {expected} (N, H, W); got {target.dtype} {tuple(target.shape)}")
-            return target
-        if self.mode == "binary" and target.ndim == 3:
-            target = target[:, None]
-        if tuple(target.shape) != tuple(logits.shape):
+            if tuple(mask.shape) != expected:
+                raise ValueError(f"multiclass masks must be class indices of shape {expected} (N, H, W); got {tuple(mask.shape)}")
+            return mask
+        if self.mode == "binary" and mask.ndim == 3:
+            mask = mask[:, None]
+        if tuple(mask.shape) != tuple(logits.shape):
             layout = "(N, H, W)" if self.mode == "binary" else "(N, classes, H, W)"
-            raise ValueError(f"{self.mode} masks must have shape {layout} matching the logits {tuple(logits.shape)}; got {tuple(target.shape)}")
-        return target.to(logits.dtype)
+            raise ValueError(f"{self.mode} masks must have shape {layout} matching the logits {tuple(logits.shape)}; got {tuple(mask.shape)}")
+        return mask
 
     # -- metrics --------------------------------------------------------------------------
 
