@@ -1,14 +1,16 @@
-"""FolderDataModule (pairing, splits, checks, augmentation) and ShapesDataModule."""
+"""FolderDataModule (pairing, splits, checks, augmentation), ShapesDataModule and MaskWriter."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 from PIL import Image
 
-from seghub_lightning import FolderDataModule, ShapesDataModule
+from seghub_lightning import FolderDataModule, MaskWriter, SegmentationTask, ShapesDataModule
+from seghub_lightning.images import read_mask
 
 
 def write_pair(root: Path, name: str, mask: list[list[int]], *, suffix: str = ".png", image_size: tuple[int, int] | None = None) -> None:
@@ -201,3 +203,34 @@ def test_shapes_train_order_follows_the_seed() -> None:
 def test_shapes_refuse_classes_that_do_not_fit_the_mode(options: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ShapesDataModule(**options)  # type: ignore[arg-type]
+
+
+# -- a folder end to end, and predicted masks written back ------------------------------------
+
+
+def test_a_task_trains_on_a_folder_and_writes_its_predictions_named_like_the_images(
+    tmp_path: Path, tiny_spec: Any, make_trainer: Any
+) -> None:
+    generator = torch.Generator().manual_seed(0)
+    for index in range(6):
+        write_pair(tmp_path, f"tile{index}", torch.randint(0, 3, (32, 32), generator=generator).tolist())
+    data = module(tmp_path, classes=3, val_fraction=0.0, predict_images=tmp_path / "images", batch_size=4)
+    task = SegmentationTask(spec=tiny_spec(classes=3))
+    out = tmp_path / "predicted"
+    trainer = make_trainer(max_steps=2, callbacks=[MaskWriter(out)])
+    trainer.fit(task, data)
+    predictions = torch.cat(trainer.predict(task, data))
+    assert sorted(p.name for p in out.iterdir()) == [f"tile{i}.png" for i in range(6)]
+    for index in range(6):
+        assert torch.equal(read_mask(out / f"tile{index}.png"), predictions[index])
+
+
+def test_mask_writer_writes_16_bit_classes_and_one_png_per_label(tmp_path: Path) -> None:
+    writer = MaskWriter(tmp_path)
+    many = torch.tensor([[[0, 300], [65535, 7]]])
+    writer.write_on_batch_end(None, None, many, None, {"name": ["a"]}, 0, 0)  # type: ignore[arg-type]
+    assert torch.equal(read_mask(tmp_path / "a.png"), many[0])
+    labels = torch.tensor([[[[1, 0]], [[0, 1]]]])  # one image, two labels, 1 x 2 pixels
+    writer.write_on_batch_end(None, None, labels, None, {"image": None}, 3, 0)  # type: ignore[arg-type]
+    assert torch.equal(read_mask(tmp_path / "3-0-0.png"), labels[0, 0])
+    assert torch.equal(read_mask(tmp_path / "3-0-1.png"), labels[0, 1])
