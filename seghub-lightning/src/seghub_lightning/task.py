@@ -28,7 +28,8 @@ __all__ = ["Mode", "SegmentationTask"]
 Mode = Literal["binary", "multiclass", "multilabel"]
 MODES: tuple[str, ...] = ("binary", "multiclass", "multilabel")
 STAGES = ("train", "val", "test")
-LossLike = LossConfig | Mapping[str, Any] | Sequence[Mapping[str, Any] | LossConfig]
+# mappings first: LightningCLI hands them over as they are, and seghub.losses locates errors
+LossLike = dict[str, Any] | list[dict[str, Any]] | LossConfig | Sequence[Mapping[str, Any] | LossConfig]
 
 
 def _build_network(spec: Any, model: SegmentationModel | None) -> SegmentationModel:
