@@ -52,6 +52,14 @@ def test_specs_the_task_would_train_wrongly_are_refused(tiny_spec: Spec, head: d
         SegmentationTask(spec=spec, mode=mode)  # type: ignore[arg-type]
 
 
+def test_spec_errors_are_located_from_the_task_argument(tiny_spec: Spec) -> None:
+    spec = tiny_spec()
+    spec["decoder"]["params"]["decoder_chanels"] = [8, 8, 8]
+    with pytest.raises(SpecError) as caught:
+        SegmentationTask(spec=spec)
+    assert [issue.path for issue in caught.value.issues] == ["spec.decoder.params.decoder_chanels"]
+
+
 def test_a_classification_head_is_refused(tiny_spec: Spec) -> None:
     spec = {**tiny_spec(), "classification_head": {"classes": 2}}
     with pytest.raises(SpecError, match=r"spec\.classification_head: SegmentationTask trains masks only"):

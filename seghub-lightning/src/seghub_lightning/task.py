@@ -38,7 +38,10 @@ def _build_network(spec: Any, model: SegmentationModel | None) -> SegmentationMo
     if model is None:
         if not isinstance(spec, (ModelSpec, Mapping, str, os.PathLike)):
             raise TypeError(f"spec must be a dict, a JSON path or a seghub.ModelSpec, got {type(spec).__name__}")
-        return build_model(spec)
+        try:
+            return build_model(spec)
+        except SpecError as exc:  # located from the task's arguments, as the other configs
+            raise SpecError([SpecIssue(("spec", *issue.loc), issue.message) for issue in exc.issues]) from None
     if not isinstance(model, SegmentationModel):
         raise TypeError(f"model must be a seghub.SegmentationModel, got {type(model).__name__}")
     if model.spec is None:
