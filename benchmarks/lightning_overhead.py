@@ -5,23 +5,31 @@
 Both sides train the model of ``seghub-lightning/configs/shapes.yaml`` (U-Net on resnet18, four
 classes) on the synthetic shapes of ``ShapesDataModule`` (256 images of 32x32, batches of 16:
 16 steps an epoch) with the same loss (seghub.losses: Dice + 0.5 cross-entropy), AdamW, the
-same data loader and the same metrics: the confusion matrix of ``seghub.metrics`` and the loss
-mean, updated every step. The Trainer runs without logger, checkpointing, progress bar, model
-summary or validation; the plain loop is ``zero_grad, forward, loss, backward, step`` plus the
-metric updates.
+same images in the same order and the same metrics: the confusion matrix of ``seghub.metrics``
+and a torchmetrics mean of the loss, updated every step and computed after every epoch. The
+Trainer runs without logger, checkpointing, progress bar, model summary or validation; the plain
+loop is ``zero_grad, forward, loss, backward, step`` plus the metric updates, and its side
+imports no Lightning.
 
 step time
-    an epoch's wall time divided by its steps (data loading included, as a user waits for it),
-    the median over the epochs after the first (warm-up); one torch thread.
+    the wall time from one batch in hand to the next (Lightning's work between batches and the
+    data loading included); per process the median over the steps after the first epoch (a
+    warm-up), then the median over the processes. One torch thread.
 peak memory
-    the peak resident memory (``VmHWM``) of the whole process, from start to end: interpreter,
-    imports (Lightning's included on its side), data, model, training. Also "training peak":
-    the high-water mark from just before training (reset through ``/proc/self/clear_refs``)
-    minus the resident size there.
+    the peak resident memory (``VmHWM``) of a fresh process training one side only, from start
+    to end: interpreter, imports (Lightning's on its side), data, model, training. Also
+    "training peak": the high-water mark from just before training (reset through
+    ``/proc/self/clear_refs``, once imports, data, model and Trainer are made; what
+    ``Trainer.fit`` sets up counts as training) minus the resident size
+    there. Measured in separate processes of two epochs, glibc serving allocations above 64 KiB
+    with mmap so that the resident size follows live tensors (timing processes keep the
+    default allocator: the system calls would slow both sides down).
 
-Every measurement runs in a fresh interpreter; the two sides take turns (plain, Lightning,
-plain, ...) so load from other processes hits both alike; each figure is the median over the
-repetitions. Targets: Lightning's step time and peak memory at most 1.05x the plain loop's.
+Every measurement runs in a fresh interpreter: which of two identical runs in one process is
+faster depends on where their tensors land (up to 15% for the optimizer step, measured), so
+each process is one sample. The sides take turns (and turns going first) so that load from
+other processes on the machine hits both alike. Targets: Lightning's step time and peak memory
+at most 1.05x the plain loop's.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +58,7 @@ LOSS = [
 ]
 OPTIMIZER = {"name": "AdamW", "params": {"lr": 0.003, "weight_decay": 0.0001}}
 TRAIN_SIZE, BATCH = 256, 16
+MEMORY_EPOCHS = 2
 
 
 def _status_kib(field: str) -> int | None:
@@ -83,13 +92,12 @@ class _Pairs:
         return {"image": self.images[index], "mask": self.masks[index]}
 
 
-def child(side: str, epochs: int) -> dict[str, Any]:
-    """Train ``epochs`` epochs on ``side``; step time and memory. The plain side imports no
-    Lightning: torch, torchmetrics and seghub only."""
-    import torch
-
-    torch.set_num_threads(1)
+def plain_side() -> Callable[[], list[float]]:
+    """The plain loop, set up; the returned function trains one epoch and gives the seconds of
+    each step (from one batch in hand to the next).
+    Imports no Lightning: torch, torchmetrics and seghub only."""
     import seghub
+    import torch
     from seghub.data.shapes import shapes_batch
     from seghub.losses import build_loss
     from seghub.metrics import ConfusionMatrixMetric
@@ -101,86 +109,134 @@ def child(side: str, epochs: int) -> dict[str, Any]:
         _Pairs(images, masks), batch_size=BATCH, shuffle=True, generator=torch.Generator().manual_seed(0)
     )
     torch.manual_seed(0)
-    epoch_times: list[float] = []
+    model = seghub.build_model(SPEC).train()
+    loss_fn = build_loss(LOSS)
+    confusion, loss_mean = ConfusionMatrixMetric(num_classes=4, mode="multiclass"), MeanMetric()
+    optimizer = torch.optim.AdamW(model.parameters(), **OPTIMIZER["params"])
 
-    if side == "lightning":
-        import lightning.pytorch as pl
+    def epoch() -> list[float]:
+        marks = []
+        for batch in loader:
+            marks.append(time.perf_counter())  # a batch in hand, as at Lightning's on_train_batch_start
+            optimizer.zero_grad(set_to_none=True)
+            logits = model(batch["image"])
+            loss = loss_fn(logits, batch["mask"])
+            loss.backward()
+            optimizer.step()
+            loss_mean(loss.detach(), batch["image"].shape[0])
+            confusion.update(logits.detach(), batch["mask"])
+        marks.append(time.perf_counter())
+        # the epoch's figures, as the task computes and logs them after its epoch
+        confusion.compute(), loss_mean.compute()
+        confusion.reset(), loss_mean.reset()
+        return [end - start for start, end in zip(marks, marks[1:])]
 
-        from seghub_lightning import SegmentationTask, ShapesDataModule
+    return epoch
 
-        class EpochClock(pl.Callback):
-            def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-                self.start = time.perf_counter()
 
-            def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-                epoch_times.append(time.perf_counter() - self.start)
+def lightning_side(epochs: int) -> Callable[[], list[list[float]]]:
+    """SegmentationTask + Trainer, set up; the returned function trains ``epochs`` epochs and
+    gives the seconds of each step of each epoch (from one ``on_train_batch_start`` to the next,
+    Lightning's work between batches included)."""
+    import lightning.pytorch as pl
+    import torch
 
-        data = ShapesDataModule(classes=4, size=32, train_size=TRAIN_SIZE, val_size=0, test_size=0, predict_size=0, batch_size=BATCH)
-        data.setup("fit")
-        assert torch.equal(data.datasets["train"].images, images)  # the same data on both sides
-        task = SegmentationTask(spec=SPEC, loss=LOSS, optimizer=OPTIMIZER)
-        trainer = pl.Trainer(
-            accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_checkpointing=False,
-            enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-            limit_val_batches=0, callbacks=[EpochClock()],
-        )
-        before = _status_kib("VmRSS") or 0
-        exact = _reset_peak()
+    from seghub_lightning import SegmentationTask, ShapesDataModule
+
+    epochs_steps: list[list[float]] = []
+
+    class StepClock(pl.Callback):
+        def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+            self.marks: list[float] = []
+
+        def on_train_batch_start(self, trainer: pl.Trainer, module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+            self.marks.append(time.perf_counter())
+
+        def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+            self.marks.append(time.perf_counter())
+            epochs_steps.append([end - start for start, end in zip(self.marks, self.marks[1:])])
+
+    data = ShapesDataModule(classes=4, size=32, train_size=TRAIN_SIZE, val_size=0, test_size=0, predict_size=0, batch_size=BATCH)
+    data.setup("fit")
+    torch.manual_seed(0)
+    task = SegmentationTask(spec=SPEC, loss=LOSS, optimizer=OPTIMIZER)
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+        limit_val_batches=0, callbacks=[StepClock()],
+    )
+
+    def train() -> list[list[float]]:
         trainer.fit(task, data)
+        return epochs_steps
+
+    return train
+
+
+def timing_child(side: str, epochs: int) -> dict[str, float]:
+    """One side alone, ``epochs`` epochs: the median seconds of its steps after the first
+    epoch (a warm-up)."""
+    import torch
+
+    torch.set_num_threads(1)
+    if side == "plain":
+        epoch = plain_side()
+        steps = [epoch() for _ in range(epochs)]
     else:
-        model = seghub.build_model(SPEC).train()
-        loss_fn = build_loss(LOSS)
-        confusion, loss_mean = ConfusionMatrixMetric(num_classes=4, mode="multiclass"), MeanMetric()
-        optimizer = torch.optim.AdamW(model.parameters(), **OPTIMIZER["params"])
-        before = _status_kib("VmRSS") or 0
-        exact = _reset_peak()
+        steps = lightning_side(epochs)()
+    return {"step": statistics.median(sum(steps[1:], []))}
+
+
+def memory_child(side: str, epochs: int) -> dict[str, Any]:
+    """One side alone, ``epochs`` epochs: the process's peak resident memory, and the training
+    peak over the resident size just before training."""
+    import torch
+
+    torch.set_num_threads(1)
+    if side == "plain":
+        epoch = plain_side()
+        before, exact = _status_kib("VmRSS") or 0, _reset_peak()
         for _ in range(epochs):
-            start = time.perf_counter()
-            for batch in loader:
-                optimizer.zero_grad(set_to_none=True)
-                logits = model(batch["image"])
-                loss = loss_fn(logits, batch["mask"])
-                loss.backward()
-                optimizer.step()
-                loss_mean(loss.detach(), batch["image"].shape[0])
-                confusion.update(logits.detach(), batch["mask"])
-            confusion.compute(), loss_mean.compute()  # the epoch's figures, as the task logs them
-            confusion.reset(), loss_mean.reset()
-            epoch_times.append(time.perf_counter() - start)
-
+            epoch()
+    else:
+        train = lightning_side(epochs)
+        before, exact = _status_kib("VmRSS") or 0, _reset_peak()
+        train()
     peak = _status_kib("VmHWM") or 0
-    return {
-        "step": statistics.median(epoch_times[1:] or epoch_times) / (TRAIN_SIZE // BATCH),
-        "peak_mib": peak / 1024,
-        "training_peak_mib": (peak - before) / 1024 if exact else None,
-    }
+    return {"peak_mib": peak / 1024, "training_peak_mib": (peak - before) / 1024 if exact else None}
 
 
-def measure(side: str, epochs: int) -> dict[str, Any]:
-    """:func:`child` in a fresh interpreter."""
-    # glibc serves allocations above 64 KiB with mmap, so freed tensors go back to the kernel
-    # and the resident size follows live memory rather than the allocator's cache
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MALLOC_MMAP_THRESHOLD_": "65536"}
-    command = [sys.executable, __file__, "--_child", side, str(epochs)]
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
+def _child(*args: str) -> Any:
+    """Run a child in a fresh interpreter and give what it printed last, as JSON."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    if args[0] == "memory":
+        # glibc serves allocations above 64 KiB with mmap, so freed tensors go back to the kernel
+        # and the resident size follows live memory rather than the allocator's cache
+        env["MALLOC_MMAP_THRESHOLD_"] = "65536"
+    done = subprocess.run([sys.executable, __file__, "--_child", *args], env=env, capture_output=True, text=True)
     if done.returncode:
-        raise RuntimeError(f"the {side} run failed:\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"the {' '.join(args)} run failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def run(repeats: int, epochs: int) -> dict[str, dict[str, float | None]]:
+    """``repeats`` timing and memory processes per side, the sides taking turns (and turns
+    about who goes first); the medians over the processes."""
     samples: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
     for repeat in range(repeats):
-        for side in SIDES:
-            samples[side].append(measure(side, epochs))
-        line = ", ".join(f"{side} {samples[side][-1]['step'] * 1000:.1f} ms {samples[side][-1]['peak_mib']:.0f} MiB" for side in SIDES)
+        order = SIDES if repeat % 2 == 0 else SIDES[::-1]
+        result = {side: _child("timing", side, str(epochs)) for side in order}
+        for side in order:
+            result[side].update(_child("memory", side, str(MEMORY_EPOCHS)))
+            samples[side].append(result[side])
+        line = ", ".join(f"{side} {result[side]['step'] * 1000:.1f} ms {result[side]['peak_mib']:.0f} MiB" for side in SIDES)
         print(f"  {repeat + 1}/{repeats}: {line}", flush=True)
     medians: dict[str, dict[str, float | None]] = {}
-    for side, runs in samples.items():
-        training = [r["training_peak_mib"] for r in runs if r["training_peak_mib"] is not None]
+    for side, results in samples.items():
+        training = [r["training_peak_mib"] for r in results if r["training_peak_mib"] is not None]
         medians[side] = {
-            "step": statistics.median(r["step"] for r in runs),
-            "peak_mib": statistics.median(r["peak_mib"] for r in runs),
+            "step": statistics.median(r["step"] for r in results),
+            "peak_mib": statistics.median(r["peak_mib"] for r in results),
             "training_peak_mib": statistics.median(training) if training else None,
         }
     return medians
@@ -204,16 +260,17 @@ def report(medians: dict[str, dict[str, float | None]]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 repetitions of 3 epochs")
-    parser.add_argument("--repeats", type=int, default=7, help="fresh processes per side (default 7)")
-    parser.add_argument("--epochs", type=int, default=4, help="epochs per process, the first a warm-up (default 4)")
+    parser.add_argument("--repeats", type=int, default=7, help="timing and memory processes per side (default 7)")
+    parser.add_argument("--epochs", type=int, default=4, help="epochs per timing process, the first a warm-up (default 4)")
     parser.add_argument("--json", type=Path, help="also write the medians here")
-    parser.add_argument("--_child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--_child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._child:
-        print(json.dumps(child(args._child[0], int(args._child[1]))))
+        kind, side, epochs = args._child
+        print(json.dumps((timing_child if kind == "timing" else memory_child)(side, int(epochs))))
         return 0
     repeats, epochs = (3, 3) if args.quick else (args.repeats, args.epochs)
-    print(f"SegmentationTask + Trainer vs a plain loop: {repeats} fresh processes per side, {epochs} epochs each, 1 thread")
+    print(f"SegmentationTask + Trainer vs a plain loop, 1 thread: {repeats} timing and memory processes per side, {epochs} epochs per timing process")
     medians = run(repeats, epochs)
     print(report(medians))
     if args.json:
