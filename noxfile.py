@@ -16,9 +16,11 @@ LIGHTNING = "./seghub-lightning"
 # The CUDA wheels of these lie on the build machines' disk; torchvision is needed only by timm.
 TORCH = ("torch==2.14.1", "torchvision==0.29.1")
 # onnx, onnxscript (torch.onnx.export(..., dynamo=True)) and onnxruntime: tests/integration/test_export.py;
-# torchmetrics: seghub-core's "metrics" extra (ConfusionMatrixMetric), tests/core/test_metrics_*.py
+# torchmetrics: seghub-core's "metrics" extra (ConfusionMatrixMetric), tests/core/test_metrics_*.py;
+# hypothesis: tests/integration/test_spec_properties.py
 TEST_DEPS = (
     "pytest>=8",
+    "hypothesis==6.170.17",
     "segmentation-models-pytorch==0.6.0",
     "torchmetrics==1.9.0",
     "onnx==1.23.2",

@@ -5,7 +5,8 @@
 Every seghub/smp pair is measured in the same run and interleaved (seghub, smp, seghub, ...),
 so load from other processes on the machine hits both sides alike; each number is a median.
 Without smp installed only seghub's column is filled. All encoders are built with weights
-None: resnet34 for every architecture, timm's tiny ``test_vit`` for DPT.
+None: resnet34 for every architecture, timm's tiny ``test_vit`` for DPT, and a ViT-S/16
+(``vit_small_patch16_224``) for the row ``DPT-ViT-S``, the plain-ViT pair smp builds too.
 
 cold start
     wall time of a fresh ``python -c "import LIB; LIB.Unet('resnet34', encoder_weights=None)"``,
@@ -56,8 +57,10 @@ from typing import Any
 
 ARCHS = (
     "Unet", "UnetPlusPlus", "MAnet", "Linknet", "FPN", "PSPNet", "PAN",
-    "DeepLabV3", "DeepLabV3Plus", "UPerNet", "Segformer", "DPT",
+    "DeepLabV3", "DeepLabV3Plus", "UPerNet", "Segformer", "DPT", "DPT-ViT-S",
 )
+ENCODERS = {"DPT": "tu-test_vit", "DPT-ViT-S": "tu-vit_small_patch16_224"}
+"""Rows whose encoder is not resnet34; a row named ``<arch>-<what>`` builds ``<arch>``."""
 QUICK_ARCHS = ("Unet", "FPN", "DeepLabV3Plus", "Segformer")
 CLASSES = 3
 DEFAULT_THREADS = 2
@@ -71,8 +74,13 @@ def threads() -> int:
 
 
 def encoder_for(arch: str) -> str:
-    """The encoder a benchmark model of ``arch`` uses."""
-    return "tu-test_vit" if arch == "DPT" else "resnet34"
+    """The encoder a benchmark model of row ``arch`` uses."""
+    return ENCODERS.get(arch, "resnet34")
+
+
+def constructor(arch: str) -> str:
+    """The constructor a benchmark row builds (``DPT-ViT-S`` is a ``DPT``)."""
+    return arch.split("-", 1)[0]
 
 
 def have_smp() -> bool:
@@ -89,10 +97,10 @@ def build(lib: str, arch: str, checkpointing: bool = False) -> Any:
     if lib == "smp":
         import segmentation_models_pytorch as smp
 
-        return getattr(smp, arch)(encoder_name=encoder_for(arch), encoder_weights=None, classes=CLASSES)
+        return getattr(smp, constructor(arch))(encoder_name=encoder_for(arch), encoder_weights=None, classes=CLASSES)
     import seghub
 
-    model = getattr(seghub, arch)(encoder_name=encoder_for(arch), encoder_weights=None, classes=CLASSES)
+    model = getattr(seghub, constructor(arch))(encoder_name=encoder_for(arch), encoder_weights=None, classes=CLASSES)
     if not checkpointing:
         return model
     spec = model.spec.model_dump()

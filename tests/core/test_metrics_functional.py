@@ -276,11 +276,8 @@ def test_bad_score_options_name_the_argument(case: str, options: dict[str, Any],
         metrics.iou_score(*STATS, **options)
 
 
-def test_options_after_the_tensors_are_keyword_only() -> None:
-    with pytest.raises(TypeError):
-        metrics.iou_score(*STATS, "micro")  # type: ignore[misc]
-    with pytest.raises(TypeError):
-        metrics.get_stats(STATS[0], STATS[1], "multiclass", None, None, 3)  # type: ignore[misc]
+def test_options_may_be_positional_as_in_smp() -> None:
+    assert float(metrics.iou_score(*STATS, "micro")) == float(metrics.iou_score(*STATS, reduction="micro"))
     assert float(metrics.iou_score(*STATS, reduction="micro")) == pytest.approx(1 / 3)
 
 

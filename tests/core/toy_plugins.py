@@ -78,6 +78,28 @@ def ToyNet(
     return seghub.build_model(seghub.spec_from_smp_arguments("toynet", **arguments))
 
 
+class ToyNeckParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    levels: int = Field(3, ge=1, le=4)
+
+
+class ToyNeck(nn.Module):
+    """From the last feature at reduction r: ``levels`` maps at r, 2r, 4r, ... (max-pooled, 1x1 conv)."""
+
+    def __init__(self, *, encoder_channels, encoder_reductions, levels: int):
+        super().__init__()
+        channels, reduction = encoder_channels[-1], encoder_reductions[-1]
+        self.convs = nn.ModuleList(nn.Conv2d(channels, channels, 1) for _ in range(levels))
+        self.out_channels = (channels,) * levels
+        self.reductions = tuple(reduction * 2**i for i in range(levels))
+
+    def forward(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
+        x, out = features[-1], []
+        for i, conv in enumerate(self.convs):
+            out.append(conv(nn.functional.max_pool2d(x, 2**i) if i else x))
+        return out
+
+
 TOY_WEIGHTS = {
     "toyset": PretrainedWeights(
         repo_id="seghub-test/toy", revision="0" * 40, preprocessing=Preprocessing(mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
@@ -86,8 +108,15 @@ TOY_WEIGHTS = {
 
 
 class ToyPlugin:
-    """Registers encoder ``toy`` and decoders ``toyhead``, ``toydeep`` (prefers depth 3) and
-    ``toynet`` (with the smp-style constructor ``ToyNet`` and a constraint: output stride 32)."""
+    """Registers encoder ``toy``; decoders ``toyhead``, ``toydeep`` (prefers depth 3),
+    ``toypyramid`` (needs three features) and ``toynet`` (with the smp-style constructor
+    ``ToyNet`` and constraints: output stride 32, coarsest map 2x2); neck ``toyneck``."""
+
+    @seghub.hookimpl
+    def seghub_register_necks(self, registry: seghub.Registry) -> None:
+        registry.add_neck(
+            "toyneck", factory="toy_plugins:ToyNeck", params="toy_plugins:ToyNeckParams", description="toy neck", priority=1
+        )
 
     @seghub.hookimpl
     def seghub_register_encoders(self, registry: seghub.Registry) -> None:
@@ -101,6 +130,10 @@ class ToyPlugin:
         registry.add_decoder("toyhead", factory="toy_plugins:ToyDecoder", params="toy_plugins:ToyDecoderParams", description="toy decoder")
         registry.add_decoder(
             "toydeep", factory="toy_plugins:ToyDecoder", encoder_defaults={"depth": 3}, head_defaults={"kernel_size": 1},
+        )
+        registry.add_decoder(
+            "toypyramid", factory="toy_plugins:ToyDecoder", params="toy_plugins:ToyDecoderParams",
+            constraints={"features": {"min_features": 3}},
         )
         registry.add_decoder(
             "toynet",

@@ -256,11 +256,12 @@ def test_pspnet_needs_four_channels() -> None:
 
 
 def test_inplace_norm_needs_inplace_abn() -> None:
-    """inplace_abn is not a dependency; without it the error says how to get it."""
+    """inplace_abn is not a dependency; without it the params refuse 'inplace' (when the spec is
+    validated, before anything is built), saying how to get it."""
     try:
         import inplace_abn  # noqa: F401
     except ImportError:
-        with pytest.raises(ImportError, match="pip install inplace_abn"):
+        with pytest.raises(ValidationError, match="pip install inplace_abn"):
             build("unet", RESNET_CHANNELS, RESNET_REDUCTIONS, decoder_use_norm="inplace")
     else:
         decoder = build("unet", RESNET_CHANNELS[:2], RESNET_REDUCTIONS[:2], decoder_channels=(16, 8), decoder_use_norm="inplace")

@@ -2,7 +2,9 @@
 
 Each architecture runs on ``resnet18`` and on a tiny timm encoder (``timm:test_convnext``; a
 plain ViT, ``timm:test_vit``, for DPT). ResNet-18 stands in for ResNet-34 to save time: they
-share every code path, and tracing time grows with depth. Models are in eval mode with
+share every code path, and tracing time grows with depth. The other eleven also run
+``torch.compile`` and ``torch.export`` on the plain ViT, through the neck the builder puts in
+where they need one. Models are in eval mode with
 batch-norm statistics taken from one batch, so outputs are of order one and absolute
 tolerances mean something. Every check runs at two inputs that differ in batch, height and
 width, against the eager model.
@@ -84,11 +86,27 @@ def _calibrate(model: torch.nn.Module, x: torch.Tensor) -> None:
     model.eval()
 
 
+VIT_CASES = [
+    pytest.param(("timm:test_vit", architecture), id=f"{architecture}-timm:test_vit")
+    for architecture in ARCHITECTURES
+    if architecture != "dpt"
+]
+
+
 @pytest.fixture(scope="module", params=CASES)
 def case(request: pytest.FixtureRequest) -> Case:
     """The model, two inputs, eager outputs and export's dynamic shapes; pytest runs every test
     of one case before building the next."""
-    encoder, architecture = request.param
+    return _case(*request.param)
+
+
+@pytest.fixture(scope="module", params=VIT_CASES)
+def vit_case(request: pytest.FixtureRequest) -> Case:
+    """A plain ViT under a decoder other than DPT (with the neck the builder picks, if any)."""
+    return _case(*request.param)
+
+
+def _case(encoder: str, architecture: str) -> Case:
     torch.manual_seed(0)
     # DPT reads out prefix tokens only from a ViT; other encoders have none
     params = {"decoder_readout": "ignore"} if architecture == "dpt" and "vit" not in encoder else {}
@@ -131,6 +149,22 @@ def _close(actual: torch.Tensor, expected: torch.Tensor) -> None:
 
 
 def test_compile_fullgraph_dynamic_no_recompile(case: Case) -> None:
+    _check_compile(case)
+
+
+def test_export_dynamic_batch_height_width(case: Case) -> None:
+    _check_export(case)
+
+
+def test_vit_pairs_compile_fullgraph_dynamic_no_recompile(vit_case: Case) -> None:
+    _check_compile(vit_case)
+
+
+def test_vit_pairs_export_dynamic_batch_height_width(vit_case: Case) -> None:
+    _check_export(vit_case)
+
+
+def _check_compile(case: Case) -> None:
     torch._dynamo.reset()
     compiled = torch.compile(case.model, fullgraph=True, dynamic=True, backend="eager")
     with torch.no_grad():
@@ -140,7 +174,7 @@ def test_compile_fullgraph_dynamic_no_recompile(case: Case) -> None:
             _close(compiled(case.inputs[1]), case.expected[1])
 
 
-def test_export_dynamic_batch_height_width(case: Case) -> None:
+def _check_export(case: Case) -> None:
     # the model's input-size check is skipped while exporting: it would otherwise pin H and W
     program = case.exported()
     placeholder = next(n for n in program.graph.nodes if n.op == "placeholder" and n.name == "x")

@@ -453,3 +453,22 @@ def test_smp_state_dict_that_does_not_fit(no_loading):
 def test_not_an_smp_folder(saved):
     with pytest.raises(seghub.SpecError, match="not an smp config.*use seghub.from_pretrained"):
         from_smp_pretrained(saved[0])
+
+
+def test_a_folder_saved_before_the_decoupling_loads_with_the_same_outputs(tmp_path):
+    """data/saved-before-necks was written by seghub before decoders owned their constructors and
+    specs had a neck section (commit bbbbabd); it loads, unchanged, into the same function."""
+    from safetensors.torch import load_file
+
+    data = Path(__file__).parent / "data"
+    model = seghub.from_pretrained(data / "saved-before-necks")
+    assert model.spec.neck is None and model.neck is None
+    recorded = load_file(str(data / "saved-before-necks-io.safetensors"))
+    with torch.no_grad():
+        mask, label = model(recorded["input"])
+    torch.testing.assert_close(mask, recorded["mask"])
+    torch.testing.assert_close(label, recorded["label"])
+    # saving it again records the neck choice, and that folder loads too
+    again = seghub.from_pretrained(model.save_pretrained(tmp_path / "resaved"))
+    assert json.loads((tmp_path / "resaved" / "config.json").read_text())["spec"]["neck"] is None
+    torch.testing.assert_close(again(recorded["input"])[0], recorded["mask"])

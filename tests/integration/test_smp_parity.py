@@ -93,9 +93,19 @@ def test_smp_examples_run_verbatim():
 
 
 @pytest.mark.parametrize(("arch", "stride"), [("PAN", 8), ("DeepLabV3", 32), ("DeepLabV3Plus", 32)])
-def test_output_strides_smp_refuses_are_refused(arch, stride):
+def test_output_strides_smp_refuses_follow_the_spec_rule(arch, stride):
+    """smp's constructors refuse these output strides; seghub's decoders take them, and the
+    constructors follow the same rule as specs (one rule for both paths)."""
     with pytest.raises(ValueError, match="encoder_output_stride"):
-        getattr(seghub, arch)("resnet34", encoder_weights=None, encoder_output_stride=stride)
+        getattr(smp, arch)("resnet34", encoder_weights=None, encoder_output_stride=stride)
+    ours = getattr(seghub, arch)("resnet34", encoder_weights=None, encoder_output_stride=stride)
+    from_spec = seghub.build_model(
+        {"encoder": {"name": "resnet34", "output_stride": stride}, "decoder": {"name": arch}}
+    )
+    assert ours.spec.encoder.output_stride == from_spec.spec.encoder.output_stride == stride
+    assert min(stride, 32) == ours.encoder.reductions[-1]
+    shapes = {k: v.shape for k, v in ours.state_dict().items()}
+    assert shapes == {k: v.shape for k, v in from_spec.state_dict().items()}
 
 
 def test_deprecated_smp_spellings_still_work():

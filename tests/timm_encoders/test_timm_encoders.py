@@ -144,3 +144,16 @@ def test_fixed_size_model_refuses_other_sizes() -> None:
     with pytest.raises(InputShapeError, match="takes only 160x160 inputs, got 64x64"):
         encoder(torch.randn(1, 3, 64, 64))
     run(encoder, 3, size=160)
+
+
+def test_a_shallow_efficientnet_keeps_only_the_stages_it_uses() -> None:
+    """timm's EfficientNet feature class builds and runs every stage whatever out_indices asks;
+    the encoder drops those after its last feature, so every parameter trains."""
+    torch.manual_seed(0)
+    shallow, full = build("timm:test_efficientnet", depth=3), build("timm:test_efficientnet", depth=5)
+    assert len(shallow.model.blocks) < len(full.model.blocks)
+    features = shallow.train()(torch.randn(2, 3, 64, 64))
+    sum(f.mean() for f in features).backward()
+    assert [n for n, p in shallow.named_parameters() if p.grad is None] == []
+    # an smp checkpoint keeps those stages: importing it drops their keys
+    assert set(shallow.smp_state_dict_to_seghub(full.state_dict())) == set(shallow.state_dict())

@@ -100,3 +100,19 @@ def test_cached_hub_weights_load_offline(cached_weights, weights: str) -> None:
     encoder = build("tu-test_resnet", weights, depth=4)
     assert encoder.reductions == (2, 4, 8, 16)
     assert torch.equal(encoder.model.state_dict()["layer3.0.conv1.weight"], state["layer3.0.conv1.weight"])
+
+
+def test_dinov3_weights_load_under_upernet_from_the_cache(cached_weights) -> None:
+    """README's example: a DINOv3 ViT-S/16 under UPerNet, its weights from the (offline) cache."""
+    import seghub
+
+    state = cached_weights("timm/vit_small_patch16_dinov3.lvd1689m", "vit_small_patch16_dinov3")
+    model = seghub.UPerNet("timm:vit_small_patch16_dinov3", encoder_weights="lvd1689m", classes=3).eval()
+    loaded = model.encoder.model.state_dict()
+    for key in ("cls_token", "reg_token", "patch_embed.proj.weight", "blocks.11.mlp.fc2.weight"):
+        assert torch.equal(loaded[key], state[key]), key
+    assert model.encoder.num_prefix_tokens == 5  # the class token and four registers, dropped from the maps
+    assert model.spec.encoder.weights == "lvd1689m"
+    assert model.preprocessing_params["mean"] == [0.485, 0.456, 0.406]
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 64, 64)).shape == (1, 3, 64, 64)

@@ -38,6 +38,7 @@ _LAZY: dict[str, str] = {
     "ModelSpec": "seghub._spec",
     "EncoderSpec": "seghub._spec",
     "DecoderSpec": "seghub._spec",
+    "NeckSpec": "seghub._spec",
     "SegmentationHeadSpec": "seghub._spec",
     "ClassificationHeadSpec": "seghub._spec",
     "model_schema": "seghub._spec",
@@ -53,6 +54,7 @@ _LAZY: dict[str, str] = {
     "list_plugins": "seghub.plugins._discovery",
     "list_encoders": "seghub.plugins._discovery",
     "list_decoders": "seghub.plugins._discovery",
+    "list_necks": "seghub.plugins._discovery",
 }
 
 # old public names, kept working with a DeprecationWarning: old name -> (module, new name)
@@ -114,6 +116,7 @@ if TYPE_CHECKING:
         ClassificationHeadSpec,
         DecoderSpec,
         EncoderSpec,
+        NeckSpec,
         ModelSpec,
         SegmentationHeadSpec,
         model_schema,
@@ -123,6 +126,7 @@ if TYPE_CHECKING:
         get_hub,
         list_decoders,
         list_encoders,
+        list_necks,
         list_plugins,
         register_plugin,
         unregister_plugin,

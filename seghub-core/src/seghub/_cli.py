@@ -1,22 +1,22 @@
 """The ``seghub`` command: inspect plugins, list names, print the schema, build a spec, demo.
 
-Bad input ends with a one-line message on stderr and exit code 2, never a traceback.
+Bad input ends with one message on stderr and exit code 2, never a traceback (``_cli_errors``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ._cli_errors import run_reporting_errors
+from ._cli_schema import add_schema_command
+from ._excerpt import excerpt
 from .errors import SeghubError
 from .plugins import get_hub
 
 __all__ = ["main"]
-
-EXIT_USAGE = 2
 
 
 def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
@@ -62,10 +62,12 @@ def _cmd_decoders(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_schema(args: argparse.Namespace) -> int:
-    from ._spec import model_schema
-
-    print(json.dumps(model_schema(), indent=2))
+def _cmd_necks(args: argparse.Namespace) -> int:
+    rows = [(n.name, n.plugin.label, str(n.priority), n.description) for n in get_hub().necks(args.pattern)]
+    if not rows:
+        print(f"no neck matches {args.pattern!r}" if args.pattern else "no necks installed")
+        return 0
+    print(_table(rows, ("neck", "plugin", "priority", "description")))
     return 0
 
 
@@ -75,7 +77,7 @@ def _parse_shape(text: str) -> tuple[int, int, int, int]:
     except ValueError:
         shape = ()
     if len(shape) != 4 or min(shape) < 1:
-        raise argparse.ArgumentTypeError(f"expected four positive integers N,C,H,W, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected four positive integers N,C,H,W, got {excerpt(text)}")
     return shape  # type: ignore[return-value]
 
 
@@ -95,6 +97,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         raise SeghubError(f"--input-shape has {shape[1]} channels but the spec's encoder.in_channels is {spec.encoder.in_channels}")
     parts = [
         ("encoder", spec.encoder.name, model.encoder),
+        ("neck", "-" if spec.neck is None else spec.neck.name, model.neck),
         ("decoder", spec.decoder.name, model.decoder),
         ("segmentation_head", f"{spec.segmentation_head.classes} classes", model.segmentation_head),
         ("classification_head", "-" if spec.classification_head is None else f"{spec.classification_head.classes} classes", model.classification_head),
@@ -127,7 +130,7 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], Any]:
         except ValueError:
             value = 0
         if not value > 0:  # also refuses nan
-            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected a positive number, got {excerpt(text)}")
         return value
 
     return parse
@@ -143,7 +146,10 @@ def _parser() -> argparse.ArgumentParser:
     dec = sub.add_parser("decoders", help="list decoder names")
     dec.add_argument("pattern", nargs="?")
     dec.set_defaults(run=_cmd_decoders)
-    sub.add_parser("schema", help="print the JSON Schema of the model spec").set_defaults(run=_cmd_schema)
+    necks = sub.add_parser("necks", help="list necks, in the order the builder tries them")
+    necks.add_argument("pattern", nargs="?")
+    necks.set_defaults(run=_cmd_necks)
+    add_schema_command(sub)
     build = sub.add_parser("build", help="validate and build a spec, print a summary")
     build.add_argument("spec", help="path of a JSON spec file")
     build.add_argument("--input-shape", type=_parse_shape, metavar="N,C,H,W", help="input for the shape check (default 1,C,256,256)")
@@ -166,11 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``seghub`` console script."""
     args = _parser().parse_args(argv)
     run: Callable[[argparse.Namespace], int] = args.run
-    try:
-        return run(args)
-    except SeghubError as exc:
-        print(f"seghub: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    return run_reporting_errors(run, args)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,11 @@ smp's generic arguments, never an architecture.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ._excerpt import excerpt
+from ._suggestions import close_matches
 from .errors import MissingConstructorError
 from .plugins import get_hub
 
@@ -29,11 +30,11 @@ def _classification_head(aux_params: Any) -> dict[str, Any]:
     if not isinstance(aux_params, Mapping):
         raise ValueError(
             f"aux_params must be a mapping such as dict(classes=4, pooling='avg', dropout=0.2) or None; "
-            f"got {type(aux_params).__name__} {aux_params!r:.60}"
+            f"got {type(aux_params).__name__} {excerpt(aux_params)}"
         )
-    unknown = sorted(set(aux_params) - set(_AUX_KEYS))
+    unknown = [key for key in aux_params if key not in _AUX_KEYS]
     if unknown:
-        raise ValueError(f"aux_params: unknown keys {unknown}; allowed: {sorted(_AUX_KEYS)}")
+        raise ValueError(f"aux_params: unknown keys {excerpt(unknown)}; allowed: {sorted(_AUX_KEYS)}")
     return {**_AUX_DEFAULTS, **aux_params}
 
 
@@ -128,11 +129,11 @@ def find_constructor(name: str) -> Callable[..., Any]:
         assert constructor is not None
         return constructor
     known = sorted(d.constructor_name for d in hub.decoders() if d.constructor_name)
-    close = difflib.get_close_matches(name, known, n=1)
+    close = close_matches(name, known)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     installed = f" Installed constructors: {', '.join(known)}." if known else ""
     raise MissingConstructorError(
-        f"seghub has no constructor {name!r}: no installed decoder plugin registers one.{hint}{installed} "
+        f"seghub has no constructor {excerpt(name)}: no installed decoder plugin registers one.{hint}{installed} "
         f"seghub's own decoders and their smp-style constructors come with the {STANDARD_DECODERS} "
         f"distribution: pip install {STANDARD_DECODERS}; `seghub decoders` lists the installed decoders, "
         "and seghub.create_model(<decoder name>, ...) builds any of them."

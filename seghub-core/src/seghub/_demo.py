@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import torch
+from PIL import Image
 from torch import nn
+from tqdm import tqdm
 
 from ._model import build_model
 from ._validation import validate_spec
-from ._png import write_png
 from .data.shapes import SHAPE_NAMES, shapes_batch
 from .metrics import confusion_matrix, confusion_matrix_scores
 from ._spec import ModelSpec
@@ -65,30 +66,14 @@ def demo_spec(spec: str | Path | None = None) -> ModelSpec:
     return resolved.model_copy(update={"segmentation_head": head, "classification_head": None})
 
 
-class _Progress:
-    """A one-line progress bar on a terminal; a few plain lines elsewhere (logs, pipes)."""
-
-    def __init__(self, total: float, stream: TextIO) -> None:
-        self.total, self.stream = total, stream
-        self.tty = stream.isatty()
-        self._shown = -1.0
-
-    def update(self, done: float, step: int, loss: float) -> None:
-        fraction = min(1.0, done / self.total)
-        if self.tty and fraction - self._shown < 0.01 and fraction < 1.0:
-            return
-        if not self.tty and fraction - self._shown < 0.25 and fraction < 1.0:
-            return
-        self._shown = fraction
-        bar = "#" * int(fraction * 30)
-        text = f"training [{bar:<30}] {fraction:4.0%}  step {step}  loss {loss:.3f}"
-        self.stream.write(("\r" + text) if self.tty else text + "\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
+def _progress_bar(total: float, stream: TextIO) -> tqdm:
+    """A tqdm bar over ``total`` steps or seconds; redrawn every 5 s where ``stream`` is no
+    terminal (logs, pipes), so a log gets a few lines, not hundreds."""
+    interactive = stream.isatty()
+    return tqdm(
+        total=total, file=stream, desc="training", bar_format="{l_bar}{bar}| {elapsed}{postfix}",
+        mininterval=0.1 if interactive else 5.0, ascii=not interactive,
+    )
 
 
 def _logits(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
@@ -153,7 +138,7 @@ def write_grid(path: Path, images: torch.Tensor, masks: torch.Tensor, preds: tor
             big = picture.repeat_interleave(scale, 0).repeat_interleave(scale, 1)
             top, left = gap + row * (cell + gap), gap + col * (cell + gap)
             canvas[top:top + cell, left:left + cell] = big
-    write_png(path, bytes(canvas.flatten().tolist()), width, height)
+    Image.fromarray(canvas.numpy()).save(path, format="PNG")
     return width, height
 
 
@@ -179,7 +164,7 @@ def run_demo(
     model.check_input_shape(torch.empty(1, channels, size, size))
     data = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    bar = _Progress(float(steps) if steps is not None else seconds, progress) if progress else None
+    bar = _progress_bar(steps if steps is not None else seconds, progress) if progress else None
 
     done, loss, start = 0, float("nan"), time.perf_counter()
     model.train()
@@ -193,10 +178,12 @@ def run_demo(
         value.backward()
         optimizer.step()
         done, loss = done + 1, value.item()
-        if bar:
-            bar.update(done if steps is not None else time.perf_counter() - start, done, loss)
+        if bar is not None:
+            bar.set_postfix_str(f"step {done}  loss {loss:.3f}", refresh=False)
+            # the bar counts steps, or seconds for a run that has a time budget
+            bar.update(1 if steps is not None else min(time.perf_counter() - start, seconds) - bar.n)
     elapsed = time.perf_counter() - start
-    if bar:
+    if bar is not None:
         bar.close()
 
     images, masks = shapes_batch(HELD_OUT, size, classes, torch.Generator().manual_seed(seed + 1), channels)

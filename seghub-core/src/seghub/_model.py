@@ -46,10 +46,12 @@ class SegmentationModel(PretrainedMixin, nn.Module):
         classification_head: nn.Module | None = None,
         *,
         capabilities: Capabilities,
+        neck: nn.Module | None = None,
         spec: ModelSpec | None = None,
     ) -> None:
         super().__init__()
         self.encoder = encoder
+        self.neck = neck
         self.decoder = decoder
         self.segmentation_head = segmentation_head
         self.classification_head = classification_head
@@ -66,7 +68,7 @@ class SegmentationModel(PretrainedMixin, nn.Module):
         parts = assemble(spec)
         model = cls(
             parts.encoder, parts.decoder, parts.segmentation_head, parts.classification_head,
-            capabilities=parts.capabilities, spec=parts.spec,
+            capabilities=parts.capabilities, neck=parts.neck, spec=parts.spec,
         )
         encoder_on, decoder_on = parts.spec.encoder.checkpointing, parts.spec.decoder.checkpointing
         if encoder_on or decoder_on:
@@ -126,14 +128,17 @@ class SegmentationModel(PretrainedMixin, nn.Module):
         whole_encoder, whole_decoder = self._checkpoint_whole_encoder, self._checkpoint_whole_decoder
         if self.capabilities.prefix_tokens:
             features, prefix_tokens = self._run(whole_encoder, self.encoder.forward_with_tokens, x)
-            decoded = self._run(whole_decoder, self.decoder, features, prefix_tokens)
+            decoded = self._run(whole_decoder, self.decoder, self._neck(features), prefix_tokens)
         else:
             features = self._run(whole_encoder, self.encoder, x)
-            decoded = self._run(whole_decoder, self.decoder, features)
+            decoded = self._run(whole_decoder, self.decoder, self._neck(features))
         mask = self.segmentation_head(decoded)
         if self.classification_head is None:
             return mask
         return mask, self.classification_head(features[-1])
+
+    def _neck(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
+        return features if self.neck is None else self.neck(features)
 
     def _run(self, whole: bool, function: Any, *args: Any) -> Any:
         if whole and is_active(self):

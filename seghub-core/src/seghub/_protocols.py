@@ -21,6 +21,7 @@ from .errors import ProtocolError
 __all__ = [
     "Encoder",
     "Decoder",
+    "Neck",
     "InputDivisor",
     "DivisibleInputRule",
     "PrefixTokenEncoder",
@@ -34,6 +35,7 @@ __all__ = [
     "requires_divisible_input",
     "check_encoder_attributes",
     "check_decoder_attributes",
+    "check_neck_attributes",
     "check_encoder_output",
     "check_decoder_output",
 ]
@@ -69,6 +71,18 @@ class Decoder(Protocol):
 
 
 # -- optional extensions ------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Neck(Protocol):
+    """An ``nn.Module`` between encoder and decoder: built from the encoder's declarations, it maps
+    the encoder's feature maps to new ones and declares them as an encoder does, so the decoder
+    sees it as the encoder."""
+
+    out_channels: tuple[int, ...]
+    reductions: tuple[int, ...]
+
+    def forward(self, features: list[torch.Tensor]) -> list[torch.Tensor]: ...
 
 
 @runtime_checkable
@@ -174,18 +188,28 @@ def _owner(module: object, what: str) -> str:
 def check_encoder_attributes(encoder: object) -> None:
     """Check an encoder's declared attributes; raise :class:`ProtocolError` naming what is wrong."""
     who = _owner(encoder, "encoder")
-    if not isinstance(encoder, nn.Module):
-        raise ProtocolError(f"{who} must be a torch.nn.Module")
-    for attr in ("in_channels", "out_channels", "reductions"):
-        if not hasattr(encoder, attr):
-            raise ProtocolError(f"{who} has no attribute {attr!r}; set it in __init__")
+    _check_feature_declarations(encoder, who, ("in_channels", "out_channels", "reductions"))
     in_channels = encoder.in_channels  # type: ignore[attr-defined]
     if not isinstance(in_channels, int) or isinstance(in_channels, bool) or in_channels < 1:
         raise ProtocolError(f"{who}.in_channels must be a positive int, got {in_channels!r}")
-    out_channels = _int_tuple(encoder.out_channels, f"{who}.out_channels")  # type: ignore[attr-defined]
-    reductions = _int_tuple(encoder.reductions, f"{who}.reductions")  # type: ignore[attr-defined]
+
+
+def check_neck_attributes(neck: object) -> None:
+    """Check a neck's declared attributes; raise :class:`ProtocolError` naming what is wrong."""
+    _check_feature_declarations(neck, _owner(neck, "neck"), ("out_channels", "reductions"))
+
+
+def _check_feature_declarations(module: object, who: str, attributes: tuple[str, ...]) -> None:
+    """``out_channels`` and ``reductions``: one positive int per feature map, reductions not decreasing."""
+    if not isinstance(module, nn.Module):
+        raise ProtocolError(f"{who} must be a torch.nn.Module")
+    for attr in attributes:
+        if not hasattr(module, attr):
+            raise ProtocolError(f"{who} has no attribute {attr!r}; set it in __init__")
+    out_channels = _int_tuple(module.out_channels, f"{who}.out_channels")  # type: ignore[attr-defined]
+    reductions = _int_tuple(module.reductions, f"{who}.reductions")  # type: ignore[attr-defined]
     if not out_channels:
-        raise ProtocolError(f"{who}.out_channels is empty; an encoder returns at least one feature map")
+        raise ProtocolError(f"{who}.out_channels is empty; declare at least one feature map")
     if len(out_channels) != len(reductions):
         raise ProtocolError(
             f"{who} declares {len(out_channels)} out_channels {out_channels} but "
@@ -198,9 +222,10 @@ def check_encoder_attributes(encoder: object) -> None:
             )
 
 
-def check_encoder_output(encoder: nn.Module, x: torch.Tensor, features: object) -> None:
-    """Check what an encoder returned for ``x`` against its declared channels and reductions."""
-    who = _owner(encoder, "encoder")
+def check_encoder_output(encoder: nn.Module, x: torch.Tensor, features: object, *, kind: str = "encoder") -> None:
+    """Check what an encoder (or a neck: ``kind="neck"``) returned for model input ``x`` against
+    its declared channels and reductions."""
+    who = _owner(encoder, kind)
     out_channels = tuple(encoder.out_channels)  # type: ignore[arg-type]
     reductions = tuple(encoder.reductions)  # type: ignore[arg-type]
     if not isinstance(features, (list, tuple)):

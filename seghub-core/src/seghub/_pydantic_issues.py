@@ -6,27 +6,16 @@ short excerpt of the offending value: a spec may hold a 50 MB array, the message
 
 from __future__ import annotations
 
-import difflib
-import reprlib
 import typing
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from ._excerpt import excerpt
+from ._suggestions import close_matches
 from .errors import SpecIssue
 
 __all__ = ["excerpt", "issues_from"]
-
-_EXCERPT = reprlib.Repr()
-_EXCERPT.maxstring = 60
-_EXCERPT.maxother = 60
-_EXCERPT.maxlist = _EXCERPT.maxtuple = _EXCERPT.maxdict = _EXCERPT.maxset = 6
-_EXCERPT.maxlevel = 3
-
-
-def excerpt(value: object) -> str:
-    """A short ``repr`` of ``value`` (long strings, deep or long containers are cut with ``...``)."""
-    return _EXCERPT.repr(value)
 
 
 def issues_from(
@@ -47,13 +36,13 @@ def issues_from(
         if item["type"] == "extra_forbidden":
             key = str(item["loc"][-1]) if item["loc"] else ""
             known = _fields_at(model, item["loc"][:-1])
-            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            close = close_matches(key, known)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             message = f"unknown key; remove it (`{schema_command}` lists the allowed keys).{hint}"
-        elif "input" in item and item["type"] != "missing":
-            message = f"{item['msg']} (got {excerpt(item['input'])})"
         else:
-            message = item["msg"]
+            # a validator's own ValueError already says what is wrong: no "Value error, " before it
+            text = item["msg"].removeprefix("Value error, ") if item["type"] == "value_error" else item["msg"]
+            message = f"{text} (got {excerpt(item['input'])})" if "input" in item and item["type"] != "missing" else text
         found.append(SpecIssue(loc, message))
     return found
 

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
+from ._excerpt import excerpt
+from ._spec_numbers import Channels, Depth, Flag, KernelSize, OutputStride, Probability, SpecVersion, Upsampling
 from .errors import SpecError, SpecIssue
 
 __all__ = [
@@ -18,6 +20,7 @@ __all__ = [
     "ACTIVATION_NAMES",
     "EncoderSpec",
     "DecoderSpec",
+    "NeckSpec",
     "SegmentationHeadSpec",
     "ClassificationHeadSpec",
     "ModelSpec",
@@ -40,7 +43,7 @@ Activation = Annotated[
 
 def _check_activation(value: Any) -> Any:
     if isinstance(value, str) and value not in ACTIVATION_NAMES:
-        raise ValueError(f"unknown activation {value!r}; use one of {', '.join(ACTIVATION_NAMES)}, null or a callable")
+        raise ValueError(f"unknown activation {excerpt(value)}; use one of {', '.join(ACTIVATION_NAMES)}, null or a callable")
     return value
 
 
@@ -54,11 +57,20 @@ class EncoderSpec(_Strict):
     name: str = Field(min_length=1, description="Encoder name, e.g. 'resnet34' or 'timm:convnext_tiny'.")
     provider: str | None = Field(None, description="Plugin (entry point or distribution) to take the name from, when several offer it.")
     weights: str | None = Field(None, description="Pretrained weights tag ('imagenet', ...), a local .safetensors path, or null.")
-    in_channels: int = Field(3, ge=1, description="Input channels.")
-    depth: int = Field(5, ge=1, le=5, description="Downsampling stages used; features go down to reduction 2**depth.")
-    output_stride: Literal[8, 16, 32] = Field(32, description="Total stride of the last feature; 8 and 16 use dilation.")
+    in_channels: Channels = Field(3, description="Input channels.")
+    depth: Depth = Field(5, description="Downsampling stages used; features go down to reduction 2**depth.")
+    output_stride: OutputStride = Field(32, description="Total stride of the last feature; 8 and 16 use dilation.")
     params: dict[str, Any] = Field(default_factory=dict, description="Encoder-specific options, validated by the plugin.")
-    checkpointing: bool = Field(False, description="Activation checkpointing in training: less memory, more compute, same results.")
+    checkpointing: Flag = Field(False, description="Activation checkpointing in training: less memory, more compute, same results.")
+
+
+class NeckSpec(_Strict):
+    """Which neck to put between encoder and decoder: a part that maps the encoder's features to
+    ones the decoder can use (a plain ViT's single reduction to a pyramid)."""
+
+    name: str = Field(min_length=1, description="Neck name, e.g. 'simple_pyramid'.")
+    provider: str | None = Field(None, description="Plugin to take the name from, when several offer it.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Neck-specific options, validated by the plugin.")
 
 
 class DecoderSpec(_Strict):
@@ -67,16 +79,16 @@ class DecoderSpec(_Strict):
     name: str = Field(min_length=1, description="Decoder name (case-insensitive), e.g. 'unet'.")
     provider: str | None = Field(None, description="Plugin to take the name from, when several offer it.")
     params: dict[str, Any] = Field(default_factory=dict, description="Decoder-specific options, validated by the plugin.")
-    checkpointing: bool = Field(False, description="Activation checkpointing in training: less memory, more compute, same results.")
+    checkpointing: Flag = Field(False, description="Activation checkpointing in training: less memory, more compute, same results.")
 
 
 class SegmentationHeadSpec(_Strict):
     """The head that turns decoder output into the mask; null fields take the decoder's defaults."""
 
-    classes: int = Field(1, ge=1, description="Output mask channels.")
+    classes: Channels = Field(1, description="Output mask channels.")
     activation: Activation = Field(None, description="Applied to the mask.")
-    upsampling: int | None = Field(None, ge=1, description="Upsampling factor after the conv; null: the decoder's output reduction.")
-    kernel_size: int | None = Field(None, ge=1, description="Conv kernel size; null: the decoder's default.")
+    upsampling: Upsampling | None = Field(None, description="Upsampling factor after the conv; null: the decoder's output reduction.")
+    kernel_size: KernelSize | None = Field(None, description="Conv kernel size; null: the decoder's default.")
 
     _activation = field_validator("activation")(_check_activation)
 
@@ -91,9 +103,9 @@ class SegmentationHeadSpec(_Strict):
 class ClassificationHeadSpec(_Strict):
     """An image-level classifier on the last encoder feature: pool, dropout, linear, activation."""
 
-    classes: int = Field(ge=1, description="Number of labels.")
+    classes: Channels = Field(description="Number of labels.")
     pooling: Literal["avg", "max"] = "avg"
-    dropout: float | None = Field(None, ge=0.0, lt=1.0)
+    dropout: Probability | None = None
     activation: Activation = None
 
     _activation = field_validator("activation")(_check_activation)
@@ -102,8 +114,15 @@ class ClassificationHeadSpec(_Strict):
 class ModelSpec(_Strict):
     """A complete model: encoder, decoder, segmentation head and optional classification head."""
 
-    version: Literal[1] = Field(SPEC_VERSION, description="Spec format version.")
+    version: SpecVersion = Field(SPEC_VERSION, description="Spec format version.")
     encoder: EncoderSpec
+    neck: NeckSpec | None = Field(
+        None,
+        description=(
+            "A part between encoder and decoder. Left out: the builder picks a registered neck when the "
+            "decoder cannot use the encoder's features, and records its choice here; null: no neck."
+        ),
+    )
     decoder: DecoderSpec
     segmentation_head: SegmentationHeadSpec = Field(default_factory=SegmentationHeadSpec)
     classification_head: ClassificationHeadSpec | None = None
@@ -120,5 +139,5 @@ def check_version(data: Any) -> None:
         version = data.get("version", SPEC_VERSION)
         if isinstance(version, int) and not isinstance(version, bool) and version > SPEC_VERSION:
             raise SpecError([SpecIssue(("version",), (
-                f"spec version {version} is newer than this seghub understands ({SPEC_VERSION}); upgrade seghub-core"
+                f"spec version {excerpt(version)} is newer than this seghub understands ({SPEC_VERSION}); upgrade seghub-core"
             ))])

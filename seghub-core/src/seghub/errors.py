@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ._excerpt import shorten
+
 __all__ = [
     "SeghubError",
     "SpecError",
@@ -17,6 +19,12 @@ __all__ = [
     "InputShapeError",
     "WeightsError",
 ]
+
+
+MAX_SHOWN_ISSUES = 20
+"""Issues a :class:`SpecError` message shows (all of them stay in ``issues``)."""
+_MAX_KEY = 40
+_MAX_ISSUE = 1000
 
 
 class SeghubError(Exception):
@@ -35,7 +43,9 @@ class SpecIssue:
         """The location as a dotted path, ``decoder.params.decoder_channels``."""
         text = ""
         for part in self.loc:
-            text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+            # a key is user input too: an unknown key of a million characters is quoted short
+            key = shorten(str(part), _MAX_KEY)
+            text += f"[{part}]" if isinstance(part, int) else (f".{key}" if text else key)
         return text or "<spec>"
 
     def __str__(self) -> str:
@@ -43,13 +53,22 @@ class SpecIssue:
 
 
 class SpecError(SeghubError, ValueError):
-    """A model spec is invalid; ``issues`` lists each problem with its location."""
+    """A model spec (or another validated config, named by ``subject``) is invalid; ``issues``
+    lists each problem with its location.
 
-    def __init__(self, issues: Sequence[SpecIssue]):
+    The message shows the first :data:`MAX_SHOWN_ISSUES` (a list of a million bad entries
+    gives a million issues) and says how many more there are.
+    """
+
+    def __init__(self, issues: Sequence[SpecIssue], subject: str = "model spec"):
         self.issues = tuple(issues)
+        self.subject = subject
         count = len(self.issues)
-        lines = "\n".join(f"  {issue}" for issue in self.issues)
-        super().__init__(f"invalid model spec ({count} problem{'s' if count != 1 else ''}):\n{lines}")
+        shown = [f"  {shorten(str(issue), _MAX_ISSUE)}" for issue in self.issues[:MAX_SHOWN_ISSUES]]
+        if count > MAX_SHOWN_ISSUES:
+            shown.append(f"  ... and {count - MAX_SHOWN_ISSUES} more")
+        lines = "\n".join(shown)
+        super().__init__(f"invalid {subject} ({count} problem{'s' if count != 1 else ''}):\n{lines}")
 
 
 class PluginError(SeghubError):

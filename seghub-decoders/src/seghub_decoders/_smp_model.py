@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from seghub import build_model, spec_from_smp_arguments
+from seghub import EncoderSpec, build_model, get_hub, spec_from_smp_arguments
 
 if TYPE_CHECKING:
     from seghub import SegmentationModel
@@ -35,8 +35,17 @@ def smp_model(
     ``renamed`` maps smp's deprecated spellings in ``kwargs`` to their new names (with a
     ``DeprecationWarning``, as smp gives); ``encoder_params`` adds encoder options the
     constructor names itself (DPT's ``encoder_output_indices``).
+
+    An ``encoder_depth`` or ``encoder_output_stride`` left at the decoder's preferred value (its
+    constructor's default) stays unset in the spec, as a preference, so an encoder that cannot
+    dilate builds at its native stride (with a warning) instead of failing.
     """
     args = dict(arguments)
+    preferred = {**{f: EncoderSpec.model_fields[f].default for f in ("depth", "output_stride")},
+                 **get_hub().decoder(decoder).encoder_defaults}
+    for argument, field in (("encoder_depth", "depth"), ("encoder_output_stride", "output_stride")):
+        if args.get(argument) == preferred[field]:
+            args[argument] = None
     extra = dict(args.pop("kwargs", {}))
     for old, new in (renamed or {}).items():
         if old in extra:

@@ -93,7 +93,9 @@ def seghub_register_decoders(registry: Registry) -> None:
         params="seghub_decoders.deeplab.params:DeepLabV3PlusParams",
         constructor="seghub_decoders.deeplab.model:DeepLabV3Plus",
         description="DeepLabV3+ (ASPP + low-level skip)",
-        constraints=DecoderConstraints(features=FeatureRule(needs_reductions=(4,), min_coarsest_reduction=8)),
+        constraints=DecoderConstraints(
+            features=FeatureRule(needs_reductions=(4,), min_coarsest_reduction=8, reads_needed_only=True)
+        ),
         encoder_defaults={"output_stride": 16},
         head_defaults={"kernel_size": 1},
     )
@@ -124,4 +126,25 @@ def seghub_register_decoders(registry: Registry) -> None:
         constraints=power_of_two,
         encoder_defaults={"depth": 4},
         head_defaults={"kernel_size": 1},
+    )
+
+
+@hookimpl
+def seghub_register_necks(registry: Registry) -> None:
+    # the builder tries necks in this order when a decoder cannot use an encoder's features:
+    # resampling alone changes less than building a pyramid
+    registry.add_neck(
+        "grid_resample",
+        factory="seghub_decoders.necks.grid_resample:GridResample",
+        params="seghub_decoders.necks.params:GridResampleParams",
+        description="token grids at reductions like 14 onto the nearest power of two (patch-14 ViTs)",
+        priority=10,
+    )
+    registry.add_neck(
+        "simple_pyramid",
+        factory="seghub_decoders.necks.simple_pyramid:SimpleFeaturePyramid",
+        params="seghub_decoders.necks.params:SimplePyramidParams",
+        description="ViTDet's simple feature pyramid: one map at s to s/4, s/2, s, 2s (plain ViTs)",
+        priority=20,
+        selectable_outputs=True,
     )

@@ -32,15 +32,25 @@ class _TimmEncoder(GradCheckpointing, nn.Module):
         out_channels: Sequence[int],
         reductions: Sequence[int],
         input_size: tuple[int, int] | None = None,
+        pruned_keys: Sequence[str] = (),
     ) -> None:
         super().__init__()
         self.model = model
+        self._pruned_keys = frozenset(pruned_keys)
         self.name = name
         self.in_channels = int(in_channels)
         self.out_channels = tuple(int(c) for c in out_channels)
         self.reductions = tuple(int(r) for r in reductions)
         self.input_size = input_size
         """``(height, width)`` when the model takes only that input size, else None."""
+
+    def smp_state_dict_to_seghub(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """An smp timm encoder's state dict in this encoder's layout.
+
+        smp keeps the whole timm model (classifier, final norm, blocks after the last one used)
+        although its forward never runs those parts; this encoder drops them, so their keys go.
+        """
+        return {key: value for key, value in state_dict.items() if key not in self._pruned_keys}
 
     def _call_model(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``function`` (the timm model or one of its methods), checkpointed as set.
@@ -127,21 +137,10 @@ class TimmViTEncoder(_TimmEncoder):
     :meth:`forward_with_tokens` also returns them, for decoders that read them out (DPT).
     """
 
-    def __init__(
-        self, model: nn.Module, *, indices: Sequence[int], pruned_keys: Sequence[str] = (), **kwargs: object
-    ) -> None:
+    def __init__(self, model: nn.Module, *, indices: Sequence[int], **kwargs: object) -> None:
         super().__init__(model, **kwargs)  # type: ignore[arg-type]
         self.indices = tuple(int(i) for i in indices)
         self.num_prefix_tokens = int(getattr(model, "num_prefix_tokens", 0) or 0)
-        self._pruned_keys = frozenset(pruned_keys)
-
-    def smp_state_dict_to_seghub(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """An smp ViT encoder's state dict in this encoder's layout.
-
-        smp keeps the whole timm model (classifier, final norm, blocks after the last one used)
-        although its forward never runs those parts; this encoder drops them, so their keys go.
-        """
-        return {key: value for key, value in state_dict.items() if key not in self._pruned_keys}
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The chosen blocks' outputs as NCHW maps (prefix tokens dropped)."""

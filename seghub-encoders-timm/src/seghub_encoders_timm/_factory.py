@@ -97,6 +97,7 @@ def _build_pyramid(
         kwargs["output_stride"] = output_stride
         _check_dilation(canonical, timm_name, output_stride, [r for _, r in chosen], kwargs)
     model = create(canonical, timm_name, weights_file, **kwargs)
+    pruned = _prune_trailing_blocks(model)
     return TimmPyramidEncoder(
         model,
         name=canonical,
@@ -105,7 +106,30 @@ def _build_pyramid(
         reductions=model.feature_info.reduction(),
         input_size=_fixed_input_size(model, timm_kwargs),
         channels_last=getattr(model, "output_fmt", None) == "NHWC",
+        pruned_keys=["model." + key for key in pruned],
     )
+
+
+def _prune_trailing_blocks(model: nn.Module) -> set[str]:
+    """Drop the stages after the last one a feature comes from; returns the state-dict keys gone.
+
+    timm's own feature classes (EfficientNet's, MobileNetV3's) build and run every stage whatever
+    ``out_indices`` asks for: at depth 3 the later stages would cost compute and get no
+    gradient (which breaks DistributedDataParallel). Their forward loops over ``blocks``, so a
+    shorter ``blocks`` gives the same features.
+    """
+    blocks = getattr(model, "blocks", None)
+    if not isinstance(blocks, nn.Sequential):
+        return set()
+    used = [
+        int(parts[1]) for parts in (name.split(".") for name in model.feature_info.module_name())
+        if len(parts) >= 2 and parts[0] == "blocks" and parts[1].isdigit()
+    ]
+    if not used or max(used) + 1 >= len(blocks):
+        return set()
+    before = set(model.state_dict())
+    model.blocks = blocks[: max(used) + 1]
+    return before - set(model.state_dict())
 
 
 def _check_dilation(

@@ -19,13 +19,14 @@ smp itself is never imported, and nothing is unpickled: files must be safetensor
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._constructors import create_model
+from .._excerpt import shorten
+from .._json_input import JSONInputError, read_json_file
 from .._protocols import SmpModelStateDictConverter, SmpStateDictConverter
 from ..errors import SpecError, SpecIssue
 from ..pretrained import CONFIG_NAME, WEIGHTS_NAME, load_checked, resolve_files, with_weights_tag
@@ -82,12 +83,13 @@ def from_smp_state_dict(
     tag = constructor_kwargs.pop("encoder_weights", None)
     if tag is True:
         tag = "imagenet"
+    # the arguments first: a bad argument is reported as such, whatever the weights file holds
+    model = create_model(arch, encoder_weights=None, **constructor_kwargs)
     if isinstance(state_dict, (str, os.PathLike)):
         source = repr(os.fspath(state_dict))
         state_dict = load_state_dict(state_dict)
     else:
         source = "the given state dict"
-    model = create_model(arch, encoder_weights=None, **constructor_kwargs)
     load_checked(model, convert_state_dict(model, state_dict), source=source)
     return with_weights_tag(model, tag or None).eval()
 
@@ -118,9 +120,9 @@ def from_smp_pretrained(
 
 def _read_smp_config(path: Path) -> dict[str, Any]:
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SpecError([SpecIssue((), f"{path.name} cannot be read as JSON: {exc}")]) from None
+        config = read_json_file(path)
+    except (OSError, JSONInputError) as exc:
+        raise SpecError([SpecIssue((), f"{path.name} cannot be read as JSON: {shorten(str(exc))}")]) from None
     if not isinstance(config, dict) or not isinstance(config.get("_model_class"), str):
         hint = " (it looks like seghub's own; use seghub.from_pretrained)" if isinstance(config, dict) and "spec" in config else ""
         raise SpecError([SpecIssue(("_model_class",), f"not an smp config: no model class name{hint}")])

@@ -41,6 +41,10 @@ class FeatureRule:
     * ``"power_of_two"``: each a power of two (2, 4, 8, ...);
     * ``"power_of_two_ratios"``: each a power-of-two multiple of the finest one used;
     * ``"doubling"``: powers of two, each twice the one before (no dilated encoders).
+
+    ``reads_needed_only``: of those, the decoder reads only the ones at ``needs_reductions``
+    and the coarsest (DeepLabV3+: the skip at 4 and the map for ASPP). The builder then asks a
+    neck that can for just those, so no neck branch goes unused.
     """
 
     min_features: int = 1
@@ -49,6 +53,7 @@ class FeatureRule:
     pattern: ReductionPattern = "any"
     needs_reductions: tuple[int, ...] = ()
     min_coarsest_reduction: int = 1
+    reads_needed_only: bool = False
 
     def __post_init__(self) -> None:
         for name in ("min_features", "from_reduction", "min_coarsest_reduction"):
@@ -65,6 +70,13 @@ class FeatureRule:
         """The reductions of the features the decoder uses, fine to coarse."""
         kept = tuple(r for r in reductions if r >= self.from_reduction)
         return kept if self.last is None else kept[-self.last:]
+
+    def read(self, reductions: Sequence[int]) -> tuple[int, ...]:
+        """The reductions of the features the decoder actually reads, fine to coarse."""
+        used = self.used(reductions)
+        if not self.reads_needed_only or not used:
+            return used
+        return tuple(sorted({*(r for r in self.needs_reductions if r in used), used[-1]}))
 
     def problem(self, reductions: Sequence[int]) -> str | None:
         """Why features at ``reductions`` cannot be used, or None when they can."""

@@ -8,22 +8,24 @@ reported and skipped; ``SEGHUB_STRICT_PLUGINS=1`` makes that fatal. ``SEGHUB_DIS
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
 import importlib_metadata
 import pluggy
 
+from .._excerpt import excerpt
+from .._suggestions import close_matches
 from ..errors import PluginConflictError, PluginError, UnknownNameError
 from . import hookspecs
-from ._entries import DecoderEntry, EncoderEntry, EncoderFamily, PluginInfo
+from ._entries import DecoderEntry, EncoderEntry, EncoderFamily, NeckEntry, PluginInfo
 from ._registry import Registry
-from .hookspecs import PLUGIN_API_VERSION, PROJECT_NAME
+from ._switched_off import OffPlugin, off_plugins_note
+from .hookspecs import PLUGIN_API_VERSION, PROJECT_NAME, REGISTRATION_HOOKS
 
 __all__ = [
     "PluginHub",
@@ -33,6 +35,7 @@ __all__ = [
     "list_plugins",
     "list_encoders",
     "list_decoders",
+    "list_necks",
 ]
 
 ENTRY_POINT_GROUP = "seghub"
@@ -60,6 +63,8 @@ class PluginHub:
         self._discovered = False
         self._plugins: dict[str, _Loaded] = {}
         self._manager = self._new_manager()
+        self._sources: dict[str, Callable[[], object]] = {}  # how to load each plugin again
+        self._off: dict[str, OffPlugin] = {}  # disabled or failed plugins, read for error messages
 
     @staticmethod
     def _new_manager() -> pluggy.PluginManager:
@@ -95,6 +100,7 @@ class PluginHub:
                 other = self._plugins[ep.name].info
                 self._fail(info, f"entry point name {ep.name!r} is already used by {other.label}")
                 continue
+            self._sources[ep.name] = ep.load
             if {_normalize(ep.name), _normalize(info.label)} & disabled:
                 disabled_info = replace(info, status="disabled", reason=f"listed in {DISABLE_ENV}")
                 self._plugins[ep.name] = _Loaded(disabled_info, Registry(disabled_info))
@@ -113,6 +119,7 @@ class PluginHub:
             raise PluginError(f"plugin {info.label!r} ({info.name}) failed: {reason} [{STRICT_ENV} is set]")
 
     def _add(self, plugin: object, info: PluginInfo) -> PluginInfo:
+        self._sources[info.name] = lambda: plugin
         api = getattr(plugin, "SEGHUB_PLUGIN_API", PLUGIN_API_VERSION)
         if api != PLUGIN_API_VERSION:
             self._fail(
@@ -128,8 +135,8 @@ class PluginHub:
             return self._plugins[info.name].info
         loaded = _Loaded(info, Registry(info))
         try:
-            for hook in (self._manager.hook.seghub_register_encoders, self._manager.hook.seghub_register_decoders):
-                for impl in hook.get_hookimpls():
+            for hook_name in REGISTRATION_HOOKS:
+                for impl in getattr(self._manager.hook, hook_name).get_hookimpls():
                     if impl.plugin_name == info.name:
                         impl.function(registry=loaded.registry)
         except Exception as exc:  # a hook that raises must not take the other plugins down
@@ -158,6 +165,8 @@ class PluginHub:
         with self._lock:
             if self._plugins.pop(name, None) is None:
                 raise PluginError(f"no plugin named {name!r} is registered")
+            self._sources.pop(name, None)
+            self._off.pop(name, None)
             if self._manager.get_plugin(name) is not None:
                 self._manager.unregister(name=name)
 
@@ -165,6 +174,8 @@ class PluginHub:
         """Forget everything and discover again on the next lookup (after installing plugins)."""
         with self._lock:
             self._plugins.clear()
+            self._sources.clear()
+            self._off.clear()
             self._manager = self._new_manager()
             self._discovered = False
 
@@ -178,12 +189,13 @@ class PluginHub:
         self._ensure_discovered()
         return [p for p in self._plugins.values() if p.info.status == "ok"]
 
-    def _failed_note(self) -> str:
-        failed = [p.info for p in self._plugins.values() if p.info.status == "failed"]
-        if not failed:
-            return ""
-        names = ", ".join(f"{info.label} ({info.reason})" for info in failed)
-        return f" Note: these plugins failed to load and may have offered it: {names}."
+    def _off_note(self, kind: str, name: str) -> str:
+        """Which disabled or failed plugin offers ``name`` (see :mod:`._switched_off`)."""
+        off = []
+        for key, loaded in self._plugins.items():
+            if loaded.info.status != "ok":
+                off.append(self._off.setdefault(key, OffPlugin(loaded.info, self._sources.get(key))))
+        return off_plugins_note(off, kind, name)
 
     def encoder(self, name: str, provider: str | None = None) -> EncoderEntry:
         """The entry for an encoder name; raises on unknown names and on unresolved conflicts."""
@@ -200,6 +212,12 @@ class PluginHub:
         key = name.lower()
         candidates = [d for plugin in self._ok() for d in plugin.registry.decoders if d.name == key]
         return self._pick("decoder", name, candidates, provider, lambda: [d.name for d in self.decoders()])
+
+    def neck(self, name: str, provider: str | None = None) -> NeckEntry:
+        """The entry for a neck name (case-insensitive)."""
+        key = name.lower()
+        candidates = [n for plugin in self._ok() for n in plugin.registry.necks if n.name == key]
+        return self._pick("neck", name, candidates, provider, lambda: [n.name for n in self.necks()])
 
     def constructor(self, name: str) -> DecoderEntry | None:
         """The decoder whose smp-style constructor is called ``name`` (``"Unet"``), or None.
@@ -220,7 +238,7 @@ class PluginHub:
             if not chosen:
                 offered = ", ".join(sorted({c.plugin.label for c in candidates})) or "no plugin"
                 raise UnknownNameError(
-                    f"{kind} {name!r} is not offered by provider {provider!r} (offered by: {offered}); "
+                    f"{kind} {excerpt(name)} is not offered by provider {excerpt(provider)} (offered by: {offered}); "
                     f"fix {kind}.provider or leave it null"
                 )
             candidates = chosen
@@ -229,15 +247,15 @@ class PluginHub:
         if candidates:
             labels = sorted(c.plugin.label for c in candidates)
             raise PluginConflictError(
-                f"{kind} {name!r} is offered by several plugins: {', '.join(labels)}; "
+                f"{kind} {excerpt(name)} is offered by several plugins: {', '.join(labels)}; "
                 f"pick one with {kind}.provider (e.g. \"provider\": {labels[0]!r})"
             )
         hint = ""
-        close = difflib.get_close_matches(name.lower() if kind == "decoder" else name, known(), n=3, cutoff=0.6)
+        close = close_matches(name if kind == "encoder" else name.lower(), known(), n=3)
         if close:
             hint = " Did you mean " + " or ".join(repr(c) for c in close) + "?"
         raise UnknownNameError(
-            f"unknown {kind} {name!r}.{hint} `seghub {kind}s` lists the known names.{self._failed_note()}"
+            f"unknown {kind} {excerpt(name)}.{hint} `seghub {kind}s` lists the known names.{self._off_note(kind, name)}"
         )
 
     def _encoder_suggestions(self) -> list[str]:
@@ -266,6 +284,16 @@ class PluginHub:
             if pattern is None or fnmatch.fnmatch(d.name, pattern.lower())
         ]
         return sorted(found, key=lambda d: d.name)
+
+    def necks(self, pattern: str | None = None) -> list[NeckEntry]:
+        """Registered necks matching ``pattern``, in the order the builder tries them."""
+        found = [
+            n
+            for plugin in self._ok()
+            for n in plugin.registry.necks
+            if pattern is None or fnmatch.fnmatch(n.name, pattern.lower())
+        ]
+        return sorted(found, key=lambda n: (n.priority, n.name))
 
 
 def _provided_by(plugin: PluginInfo, provider: str | None) -> bool:
@@ -316,3 +344,8 @@ def list_encoders(pattern: str | None = None) -> list[str]:
 def list_decoders(pattern: str | None = None) -> list[str]:
     """Known decoder names matching ``pattern``."""
     return [d.name for d in _HUB.decoders(pattern)]
+
+
+def list_necks(pattern: str | None = None) -> list[str]:
+    """Known neck names matching ``pattern``, in the order the builder tries them."""
+    return [n.name for n in _HUB.necks(pattern)]

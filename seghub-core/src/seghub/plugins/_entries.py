@@ -17,14 +17,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .._excerpt import error_text
 from ..errors import PluginError, SpecError, SpecIssue
 from ..weights import PretrainedWeights, WeightsSource
 from ._constraints import DecoderConstraints
 from ._references import Ref, reference_name, resolve
 
-__all__ = ["PluginInfo", "EncoderEntry", "EncoderFamily", "DecoderEntry"]
+__all__ = ["PluginInfo", "EncoderEntry", "EncoderFamily", "DecoderEntry", "NeckEntry", "BUILD_ERRORS"]
 
 Location = tuple[str | int, ...]
+
+BUILD_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError, OverflowError, MemoryError, RuntimeError)
+"""What building a part from a validated spec may raise that the spec is to blame for: a
+refusal, or sizes torch cannot allocate. Reported at the part's location in the spec."""
 
 
 @dataclass(frozen=True)
@@ -87,13 +92,14 @@ class _Part:
             raise SpecError(issues_from(exc, location, model=model, schema_command=command)) from None
 
     def _call_factory(self, location: Location, **kwargs: Any) -> Any:
-        """The factory's result; a ``ValueError`` or ``TypeError`` it raises becomes a
-        :class:`SpecError` at ``location`` (the original stays as ``__cause__``)."""
+        """The factory's result. What it refuses (``ValueError``, ``TypeError``) and what torch
+        cannot build (``RuntimeError`` and ``MemoryError`` of an allocation, ``OverflowError``)
+        becomes a :class:`SpecError` at ``location`` (the original stays as ``__cause__``)."""
         factory = self.load_factory()
         try:
             return factory(**kwargs)
-        except (ValueError, TypeError) as exc:
-            raise SpecError([SpecIssue(location, str(exc))]) from exc
+        except BUILD_ERRORS as exc:
+            raise SpecError([SpecIssue(location, error_text(exc))]) from exc
 
 
 @dataclass(frozen=True)
@@ -225,4 +231,40 @@ class DecoderEntry(_Part):
         tokens = {} if encoder_prefix_tokens is None else {"encoder_prefix_tokens": encoder_prefix_tokens}
         return self._call_factory(
             location, encoder_channels=encoder_channels, encoder_reductions=encoder_reductions, **tokens, **params
+        )
+
+
+@dataclass(frozen=True)
+class NeckEntry(_Part):
+    """A registered neck name (stored lower-case; lookups are case-insensitive).
+
+    A neck is built from the encoder's declarations, like a decoder, and declares its own
+    ``out_channels`` and ``reductions``, so the decoder sees it as the encoder. When a spec
+    leaves ``neck`` out and the decoder cannot use the encoder's features, the builder tries the
+    registered necks in ascending ``priority`` (then by name) and takes the first that makes the
+    features fit. A neck with ``selectable_outputs`` builds only the outputs it is asked for
+    (its factory takes ``output_reductions``), so a decoder that reads only some gets no
+    unused branch.
+    """
+
+    kind: ClassVar[str] = "neck"
+
+    priority: int = 100
+    selectable_outputs: bool = False
+
+    def create(
+        self,
+        *,
+        encoder_channels: tuple[int, ...],
+        encoder_reductions: tuple[int, ...],
+        params: Mapping[str, Any],
+        output_reductions: tuple[int, ...] | None = None,
+        location: Location = ("neck",),
+    ) -> Any:
+        """Call the factory with the encoder's declarations and ``params`` as
+        :meth:`validate_params` returned them; ``output_reductions`` (for necks registered with
+        ``selectable_outputs``) names the outputs to build."""
+        selected = {} if output_reductions is None else {"output_reductions": output_reductions}
+        return self._call_factory(
+            location, encoder_channels=encoder_channels, encoder_reductions=encoder_reductions, **selected, **params
         )

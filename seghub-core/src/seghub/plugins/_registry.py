@@ -8,7 +8,7 @@ from typing import Any
 from ..errors import PluginError
 from ..weights import WeightsSource
 from ._constraints import DecoderConstraints
-from ._entries import DecoderEntry, EncoderEntry, EncoderFamily, PluginInfo
+from ._entries import DecoderEntry, EncoderEntry, EncoderFamily, NeckEntry, PluginInfo
 from ._references import Ref
 
 __all__ = ["Registry"]
@@ -24,6 +24,7 @@ class Registry:
         self.encoders: list[EncoderEntry] = []
         self.families: list[EncoderFamily] = []
         self.decoders: list[DecoderEntry] = []
+        self.necks: list[NeckEntry] = []
         self.plugin = plugin or PluginInfo("<in-process>", in_process=True)
 
     def add_encoder(
@@ -116,6 +117,39 @@ class Registry:
                 constraints=checked, encoder_defaults=dict(encoder_defaults or {}),
                 head_defaults=dict(head_defaults or {}), plugin=self.plugin,
             )
+        )
+
+    def add_neck(
+        self,
+        name: str,
+        *,
+        factory: Ref,
+        params: Ref | None = None,
+        description: str = "",
+        priority: int = 100,
+        selectable_outputs: bool = False,
+    ) -> None:
+        """Register a neck.
+
+        Args:
+            name: The name specs use in their ``neck`` section (case-insensitive).
+            factory: ``"module:attr"`` of a callable ``(*, encoder_channels, encoder_reductions,
+                **params) -> nn.Module`` returning a neck: ``out_channels``, ``reductions`` and
+                ``forward(features) -> features``.
+            params: ``"module:attr"`` of a pydantic model validating ``neck.params``.
+            description: One line for listings.
+            priority: The order in which the builder tries necks when it picks one (lower
+                first): a neck that changes less should come first.
+            selectable_outputs: The factory also takes ``output_reductions`` (a subset of its
+                reductions) and builds only those outputs; the builder passes it for decoders
+                that read only some features.
+        """
+        _check_name(name, "neck")
+        if not isinstance(priority, int) or isinstance(priority, bool):
+            raise PluginError(f"neck {name!r}: priority must be an int, got {priority!r}")
+        self.necks.append(
+            NeckEntry(name=name.lower(), factory=factory, params=params, description=description,
+                      priority=priority, selectable_outputs=bool(selectable_outputs), plugin=self.plugin)
         )
 
 

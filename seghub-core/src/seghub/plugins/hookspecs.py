@@ -19,7 +19,16 @@ import pluggy
 if TYPE_CHECKING:
     from ._registry import Registry
 
-__all__ = ["PROJECT_NAME", "PLUGIN_API_VERSION", "hookspec", "hookimpl", "seghub_register_encoders", "seghub_register_decoders"]
+__all__ = [
+    "PROJECT_NAME",
+    "PLUGIN_API_VERSION",
+    "hookspec",
+    "hookimpl",
+    "REGISTRATION_HOOKS",
+    "seghub_register_encoders",
+    "seghub_register_decoders",
+    "seghub_register_necks",
+]
 
 PROJECT_NAME = "seghub"
 PLUGIN_API_VERSION = 1
@@ -42,3 +51,12 @@ def seghub_register_encoders(registry: Registry) -> None:
 @hookspec
 def seghub_register_decoders(registry: Registry) -> None:
     """Register the plugin's decoders with :meth:`~seghub.Registry.add_decoder`."""
+
+
+@hookspec
+def seghub_register_necks(registry: Registry) -> None:
+    """Register the plugin's necks with :meth:`~seghub.Registry.add_neck`."""
+
+
+REGISTRATION_HOOKS: tuple[str, ...] = ("seghub_register_encoders", "seghub_register_decoders", "seghub_register_necks")
+"""Every hook a plugin may implement, in the order seghub calls them."""

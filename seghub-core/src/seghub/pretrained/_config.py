@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, ValidationError
 
+from .._excerpt import excerpt, shorten
+from .._json_input import JSONInputError, read_json_file
 from .._pydantic_issues import issues_from
 from .._spec import _Strict, check_version
 from .._version import __version__
 from ..errors import PluginError, SpecError, SpecIssue
 from ..plugins import get_hub
+from ..plugins._switched_off import why_off
 
 if TYPE_CHECKING:
     from .._spec import ModelSpec
@@ -36,15 +38,19 @@ WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "README.md"
 CONFIG_FORMAT = 1
 CORE_DISTRIBUTION = "seghub-core"
+_MAX_NAME = 200
 
 
 class Requirement(_Strict):
     """A distribution a saved model needs, with the version it was saved with."""
 
-    distribution: str | None = Field(description="What to pip install; null for in-process plugins.")
-    version: str | None = None
-    plugin: str | None = Field(None, description="The plugin's entry-point name.")
-    provides: list[str] = Field(default_factory=list, description="What it provided: 'encoder resnet34', ...")
+    # bounded: error messages quote these, and the pip command is built from them
+    distribution: str | None = Field(max_length=_MAX_NAME, description="What to pip install; null for in-process plugins.")
+    version: str | None = Field(None, max_length=_MAX_NAME)
+    plugin: str | None = Field(None, max_length=_MAX_NAME, description="The plugin's entry-point name.")
+    provides: list[Annotated[str, Field(max_length=_MAX_NAME)]] = Field(
+        default_factory=list, max_length=_MAX_NAME, description="What it provided: 'encoder resnet34', ..."
+    )
 
 
 class PretrainedConfig(_Strict):
@@ -104,10 +110,13 @@ def requirements(spec: ModelSpec) -> list[Requirement]:
     """seghub-core plus the plugin distributions that provide the spec's encoder and decoder."""
     hub = get_hub()
     found: dict[tuple[str | None, str], Requirement] = {}
-    for kind, entry in (
+    parts: list[tuple[str, Any]] = [
         ("encoder", hub.encoder(spec.encoder.name, spec.encoder.provider)),
         ("decoder", hub.decoder(spec.decoder.name, spec.decoder.provider)),
-    ):
+    ]
+    if spec.neck is not None:
+        parts.append(("neck", hub.neck(spec.neck.name, spec.neck.provider)))
+    for kind, entry in parts:
         info = entry.plugin
         key = (info.distribution, info.name)
         if key not in found:
@@ -120,20 +129,20 @@ def requirements(spec: ModelSpec) -> list[Requirement]:
 def read_config(path: Path) -> PretrainedConfig:
     """Parse and validate a saved model's ``config.json``; problems raise :class:`SpecError`."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SpecError([SpecIssue((), f"{CONFIG_NAME} cannot be read as JSON: {exc}")]) from None
+        data = read_json_file(path)
+    except (OSError, JSONInputError) as exc:
+        raise SpecError([SpecIssue((), f"{CONFIG_NAME} cannot be read as JSON: {shorten(str(exc))}")]) from None
     if not isinstance(data, dict):
         raise SpecError([SpecIssue((), f"{CONFIG_NAME} must hold a JSON object, got {type(data).__name__}")])
     if "_model_class" in data:
         raise SpecError([SpecIssue((), (
-            f"this {CONFIG_NAME} was written by segmentation_models_pytorch ({data['_model_class']}); "
+            f"this {CONFIG_NAME} was written by segmentation_models_pytorch ({excerpt(data['_model_class'])}); "
             "import it with seghub.compat.smp.from_smp_pretrained(...)"
         ))])
     fmt = data.get("format", CONFIG_FORMAT)
     if isinstance(fmt, int) and not isinstance(fmt, bool) and fmt > CONFIG_FORMAT:
         raise SpecError([SpecIssue(("format",), (
-            f"config format {fmt} is newer than this seghub understands ({CONFIG_FORMAT}); upgrade seghub-core"
+            f"config format {excerpt(fmt)} is newer than this seghub understands ({CONFIG_FORMAT}); upgrade seghub-core"
         ))])
     try:
         check_version(data.get("spec"))
@@ -159,7 +168,8 @@ def rooted(exc: SpecError, root: str) -> SpecError:
 
 def check_requirements(config: PretrainedConfig) -> None:
     """Raise one :class:`PluginError` naming every needed distribution that is not installed
-    and the pip command that installs them."""
+    and the pip command that installs them; or, when they are all installed, naming a needed
+    plugin that is disabled or failed to load, and why."""
     import importlib_metadata
 
     missing = []
@@ -171,6 +181,7 @@ def check_requirements(config: PretrainedConfig) -> None:
         except importlib_metadata.PackageNotFoundError:
             missing.append(req)
     if not missing:
+        _check_switched_on(config)
         return
 
     def detail(req: Requirement) -> str:
@@ -186,3 +197,16 @@ def check_requirements(config: PretrainedConfig) -> None:
     )
     command = "pip install " + " ".join(str(req.distribution) for req in missing)
     raise PluginError(f"{head}: {details}. Install with: {command}")
+
+
+def _check_switched_on(config: PretrainedConfig) -> None:
+    """Raise a :class:`PluginError` when a plugin the model needs is installed but off."""
+    plugins = get_hub().plugins()
+    for req in config.requires:
+        if req.distribution is None or req.distribution == CORE_DISTRIBUTION:
+            continue
+        for info in plugins:
+            same = info.distribution == req.distribution and (req.plugin is None or info.name == req.plugin)
+            if same and info.status != "ok":
+                what = ", ".join(req.provides) or "parts"
+                raise PluginError(f"this model needs {what} from plugin {info.label}, which is installed but {why_off(info)}")

@@ -1,7 +1,7 @@
 """Helpers for testing seghub plugins and models.
 
 * The conformance kit a plugin author runs from their own pytest suite:
-  :func:`check_encoder` and :func:`check_decoder` build a registered encoder or decoder in
+  :func:`check_encoder`, :func:`check_decoder` and :func:`check_neck` build a registered encoder, decoder or neck in
   many configurations and raise :class:`ConformanceError` (an ``AssertionError``) naming each
   breach of the contract and what to fix. :func:`synthetic_encoder` gives decoder checks an
   encoder of any channels and reductions.
@@ -22,6 +22,7 @@ from ._report import ConformanceError, ConformanceReport
 _LAZY = {
     "check_encoder": "seghub.testing._encoder_check",
     "check_decoder": "seghub.testing._decoder_check",
+    "check_neck": "seghub.testing._neck_check",
     "synthetic_encoder": "seghub.testing._synthetic",
     "SYNTHETIC_ENCODER": "seghub.testing._synthetic",
 }
@@ -35,4 +36,5 @@ __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 if TYPE_CHECKING:
     from ._decoder_check import check_decoder
     from ._encoder_check import check_encoder
+    from ._neck_check import check_neck
     from ._synthetic import SYNTHETIC_ENCODER, synthetic_encoder

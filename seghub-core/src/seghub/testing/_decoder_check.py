@@ -36,7 +36,8 @@ class _DecoderCheck:
 
     def build(self, encoder: dict[str, Any], label: str, *, refusal_ok: bool) -> nn.Module | None:
         """``build_model`` with ``encoder`` and the decoder; None when refused or broken."""
-        spec = {"encoder": encoder, "decoder": self.decoder, "segmentation_head": {"classes": CLASSES}}
+        # neck null: the decoder itself is checked, not the neck the builder would put in front of it
+        spec = {"encoder": encoder, "neck": None, "decoder": self.decoder, "segmentation_head": {"classes": CLASSES}}
         crashed = (
             f"{label}: building raised {{}}; refuse features the decoder cannot use with ValueError naming the mismatch"
         )

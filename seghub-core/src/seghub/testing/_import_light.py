@@ -23,7 +23,7 @@ import importlib, json, sys
 from seghub import Registry
 module = importlib.import_module(sys.argv[1])
 registry = Registry()
-for hook in ("seghub_register_encoders", "seghub_register_decoders"):
+for hook in ("seghub_register_encoders", "seghub_register_decoders", "seghub_register_necks"):
     if hasattr(module, hook):
         getattr(module, hook)(registry=registry)
 print(json.dumps(sorted(name for name in sys.argv[2].split(",") if name in sys.modules)))

@@ -30,8 +30,9 @@ from torch import nn
 from .._init import init_like_smp
 from .._layers import ByteMaskDropout
 from .._levels import check_features, format_reductions
+from .params import DEFAULT_INTERMEDIATE_CHANNELS
 
-__all__ = ["DPTDecoder", "convert_smp_state_dict"]
+__all__ = ["DPTDecoder", "convert_smp_state_dict", "fit_intermediate_channels"]
 
 OUTPUT_REDUCTION = 2
 HEAD_DROPOUT = 0.1
@@ -168,7 +169,7 @@ class DPTDecoder(GradCheckpointing, nn.Module):
     ) -> None:
         super().__init__()
         channels, reductions = check_features("DPT", encoder_channels, encoder_reductions)
-        intermediate = tuple(decoder_intermediate_channels)
+        intermediate = fit_intermediate_channels(decoder_intermediate_channels, len(channels))
         if len(intermediate) != len(channels):
             raise ValueError(
                 f"DPT: decoder_intermediate_channels has {len(intermediate)} entries {intermediate} but the "
@@ -228,6 +229,19 @@ class DPTDecoder(GradCheckpointing, nn.Module):
     def smp_model_state_dict_to_seghub(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """A whole smp DPT model's state dict in seghub's layout; see :func:`convert_smp_state_dict`."""
         return convert_smp_state_dict(state_dict)
+
+
+def fit_intermediate_channels(channels: Sequence[int], features: int) -> tuple[int, ...]:
+    """``decoder_intermediate_channels`` for ``features`` encoder features.
+
+    The default, (256, 512, 1024, 1024) for a ViT's four features, adapts to other counts (a
+    CNN's five, a shallower encoder's three) by its own rule: feature ``i`` gets
+    ``min(256 * 2**i, 1024)`` channels. Any other value is taken as it is.
+    """
+    values = tuple(int(c) for c in channels)
+    if values == DEFAULT_INTERMEDIATE_CHANNELS and features != len(values):
+        return tuple(min(256 * 2**i, 1024) for i in range(features))
+    return values
 
 
 def _reassemble_factors(reductions: Sequence[int]) -> list[Fraction]:

@@ -12,6 +12,7 @@ from torch import nn
 from .._init import init_like_smp
 from .._layers import resize_to
 from .._levels import check_features, format_reductions, is_power_of_two
+from .._norms import GroupNorm
 from .params import GN_GROUPS
 
 __all__ = ["FPNDecoder"]
@@ -26,7 +27,7 @@ class _Conv3x3GNReLU(nn.Module):
         self.upsample = upsample
         self.block = nn.Sequential(
             nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
-            nn.GroupNorm(GN_GROUPS, out_channels),
+            GroupNorm(GN_GROUPS, out_channels),
             nn.ReLU(inplace=True),
         )
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, PositiveInt, field_validator
+from pydantic import Field, field_validator
 
-from .._params import DecoderParams, Dropout, InterpolationMode
+from .._params import Channels, DecoderParams, Dropout, InterpolationMode
 
 __all__ = ["GN_GROUPS", "FPNParams"]
 
@@ -17,9 +17,9 @@ GN_GROUPS = 32
 class FPNParams(DecoderParams):
     """Options of the FPN decoder (smp 0.6 ``FPN`` names and defaults)."""
 
-    decoder_pyramid_channels: PositiveInt = Field(default=256, description="Channels of the pyramid maps P2-P5.")
+    decoder_pyramid_channels: Channels = Field(default=256, description="Channels of the pyramid maps P2-P5.")
     decoder_segmentation_channels: Annotated[
-        PositiveInt,
+        Channels,
         Field(description="Channels of each segmentation branch; a multiple of 32 (GroupNorm with 32 groups)."),
     ] = 128
     decoder_merge_policy: Literal["add", "cat"] = Field(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .._params import DecoderParams, InterpolationMode, StrictPositiveInt
+from .._params import Channels, DecoderParams, InterpolationMode
 
 __all__ = ["PANParams"]
 
@@ -12,5 +12,5 @@ __all__ = ["PANParams"]
 class PANParams(DecoderParams):
     """Options of the PAN decoder (smp's names and defaults)."""
 
-    decoder_channels: StrictPositiveInt = Field(32, description="Channels of the FPA and GAU blocks and of the output.")
+    decoder_channels: Channels = Field(32, description="Channels of the FPA and GAU blocks and of the output.")
     decoder_interpolation: InterpolationMode = "bilinear"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, PositiveInt
+from pydantic import Field
 
-from .._params import DecoderParams, Dropout, NormOption
+from .._params import Channels, DecoderParams, Dropout, NormOption
 
 __all__ = ["PSPNetParams"]
 
@@ -17,5 +17,5 @@ class PSPNetParams(DecoderParams):
     """
 
     decoder_use_norm: NormOption = "batchnorm"
-    psp_out_channels: PositiveInt = Field(default=512, description="Channels of the decoder output.")
+    psp_out_channels: Channels = Field(default=512, description="Channels of the decoder output.")
     psp_dropout: Dropout = 0.2

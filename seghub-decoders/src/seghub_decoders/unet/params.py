@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .._params import AttentionType, ChannelList, DecoderParams, InterpolationMode, NormOption
+from .._params import AttentionType, ChannelList, DecoderParams, Flag, InterpolationMode, NormOption
 
 __all__ = ["DEFAULT_DECODER_CHANNELS", "BlockChannelsParams", "UnetParams"]
 
@@ -30,7 +30,7 @@ class UnetParams(BlockChannelsParams):
 
     decoder_attention_type: AttentionType = None
     decoder_interpolation: InterpolationMode = "nearest"
-    decoder_add_center_block: bool = Field(
+    decoder_add_center_block: Flag = Field(
         default=False,
         description="Two 3x3 conv-norm-ReLU on the deepest feature before decoding (smp uses it for VGG encoders).",
     )
