@@ -125,7 +125,9 @@ class SegmentationTask(pl.LightningModule):
     def __init__(
         self,
         *,
-        spec: ModelSpec | dict[str, Any] | str | os.PathLike[str] | None = None,
+        # dict first: LightningCLI then hands a config's spec over as written, and seghub
+        # validates it (jsonargparse's own reading of ModelSpec is not seghub's)
+        spec: dict[str, Any] | str | os.PathLike[str] | ModelSpec | None = None,
         model: SegmentationModel | None = None,
         mode: Mode = "multiclass",
         loss: LossLike | None = None,
