@@ -97,8 +97,9 @@ def test_scheduler_config_errors_are_located(tiny_spec: Spec) -> None:
 
 
 def test_loss_config_errors_come_from_seghub_losses(tiny_spec: Spec) -> None:
-    with pytest.raises(SpecError, match="loss"):
-        SegmentationTask(spec=tiny_spec(), loss={"name": "no-such-loss"})
+    with pytest.raises(SpecError, match="unknown loss 'dise'") as caught:
+        SegmentationTask(spec=tiny_spec(), loss=[{"name": "dice", "params": {"mode": "multiclass"}}, {"name": "dise"}])
+    assert [issue.path for issue in caught.value.issues] == ["loss[1].name"]
 
 
 # -- optimisation ---------------------------------------------------------------------------
