@@ -231,10 +231,13 @@ def test_a_pair_batch_works_like_a_dict_batch(tiny_spec: Spec) -> None:
 
 
 def test_predict_window_predicts_images_larger_than_trained_on(tiny_spec: Spec) -> None:
+    torch.manual_seed(0)
     task = SegmentationTask(spec=tiny_spec(), predict_window=(32, 32), predict_overlap=0.5).eval()
     with torch.no_grad():
         masks = task.predict_step({"image": torch.randn(1, 3, 48, 72)}, 0)
-    assert masks.shape == (1, 48, 72) and masks.dtype == torch.int64
+        assert masks.shape == (1, 48, 72) and masks.dtype == torch.int64
+        image = torch.randn(2, 3, 32, 32)  # one window: the whole image, as without windows
+        assert torch.equal(task.predict_step({"image": image}, 0), task(image).argmax(1))
 
 
 # -- checkpoints and saving -----------------------------------------------------------------
