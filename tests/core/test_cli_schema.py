@@ -49,7 +49,7 @@ def test_a_part_without_params_model(toy, capsys):
 def test_unknown_names_get_suggestions_from_every_kind(toy, capsys):
     assert _run(["schema", "toyhed"]) == 2
     err = capsys.readouterr().err
-    assert "no encoder or decoder is called 'toyhed'" in err and "Did you mean 'toyhead' or" in err
+    assert "no encoder, decoder or neck is called 'toyhed'" in err and "Did you mean 'toyhead' or" in err
     assert _run(["schema", "toyhead", "--kind", "encoder"]) == 2
     assert "unknown encoder 'toyhead'" in capsys.readouterr().err
     assert _run(["schema", "--kind", "encoder"]) == 2

@@ -109,7 +109,7 @@ def test_decoder_encoder_defaults_apply_only_when_unset(toy):
 
 def test_schema_describes_the_spec():
     schema = seghub.model_schema()
-    assert set(schema["properties"]) == {"version", "encoder", "decoder", "segmentation_head", "classification_head"}
+    assert set(schema["properties"]) == {"version", "encoder", "neck", "decoder", "segmentation_head", "classification_head"}
     encoder = schema["$defs"]["EncoderSpec"]
     assert encoder["additionalProperties"] is False
     assert encoder["properties"]["output_stride"]["enum"] == [8, 16, 32]

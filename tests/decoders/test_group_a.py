@@ -429,7 +429,9 @@ def test_build_model(name: str, encoder: dict[str, Any], reduction: int) -> None
 def test_build_model_reports_decoder_mismatch() -> None:
     seghub = _seghub_with_resnet()
     with pytest.raises(seghub.SpecError) as info:
-        seghub.build_model({"encoder": {"name": "resnet18", "depth": 3}, "decoder": {"name": "fpn"}})
+        seghub.build_model({"encoder": {"name": "resnet18", "depth": 3}, "neck": None, "decoder": {"name": "fpn"}})
     assert "needs at least 4 encoder features" in str(info.value)
+    # left to the builder, a neck makes the three features a four-level pyramid
+    assert seghub.build_model({"encoder": {"name": "resnet18", "depth": 3}, "decoder": {"name": "fpn"}}).spec.neck.name == "simple_pyramid"
     with pytest.raises(seghub.SpecError, match=r"decoder\.params\.decoder_channels"):
         seghub.build_model({"encoder": {"name": "resnet18"}, "decoder": {"name": "unet", "params": {"decoder_channels": [0]}}})

@@ -24,10 +24,10 @@ from .errors import (
     UnknownNameError,
     WeightsError,
 )
-from .plugins import PLUGIN_API_VERSION, DecoderConstraints, FeatureRule, Registry, hookimpl
-
-# public name -> module that defines it; imported on first attribute access (PEP 562)
+# public name -> module that defines it; imported on first attribute access (PEP 562). The
+# plugin API too: a plugin's hook module imports it when discovery runs, not at import seghub.
 _LAZY: dict[str, str] = {
+    **{name: "seghub.plugins" for name in ("PLUGIN_API_VERSION", "hookimpl", "Registry", "DecoderConstraints", "FeatureRule")},
     "build_model": "seghub._model",
     "from_pretrained": "seghub._model",
     "SegmentationModel": "seghub._model",
@@ -65,11 +65,6 @@ _RENAMED: dict[str, tuple[str, str]] = {
 
 __all__ = [
     "__version__",
-    "PLUGIN_API_VERSION",
-    "hookimpl",
-    "Registry",
-    "DecoderConstraints",
-    "FeatureRule",
     "SeghubError",
     "SpecError",
     "PluginError",
@@ -107,6 +102,7 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
+    from .plugins import PLUGIN_API_VERSION, DecoderConstraints, FeatureRule, Registry, hookimpl
     from ._constructors import create_model, spec_from_smp_arguments
     from ._heads import ClassificationHead, SegmentationHead
     from ._model import SegmentationModel, build_model, from_pretrained

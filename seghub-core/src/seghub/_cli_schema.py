@@ -68,7 +68,8 @@ def params_schema(name: str, *, kind: str | None = None, provider: str | None = 
     if not found:
         if len(unknown) == 1:
             raise UnknownNameError(unknown[0])
-        kinds = " or ".join(PART_KINDS)
+        names = list(PART_KINDS)
+        kinds = ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
         raise UnknownNameError(f"no {kinds} is called {excerpt(name)}: " + " / ".join(unknown))
     if len(found) > 1:
         kinds = ", ".join(each for each, _ in found)
