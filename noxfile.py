@@ -11,6 +11,8 @@ nox.options.sessions = ["tests"]
 nox.options.default_venv_backend = "venv"
 
 PACKAGES = ("./seghub-core", "./seghub-encoders-resnet", "./seghub-decoders", "./seghub-encoders-timm")
+# training on Lightning: installed by `tests` and `lightning_benchmark`, not needed by the demo
+LIGHTNING = "./seghub-lightning"
 # The CUDA wheels of these lie on the build machines' disk; torchvision is needed only by timm.
 TORCH = ("torch==2.14.1", "torchvision==0.29.1")
 # onnx, onnxscript (torch.onnx.export(..., dynamo=True)) and onnxruntime: tests/integration/test_export.py;
@@ -48,14 +50,15 @@ def _test_example_plugin(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Install the four packages (not editable) and the test-only dependencies; run pytest on the
-    suite, then install the example plugin into the same virtualenv and test it there.
+    """Install the four packages and seghub-lightning (not editable) and the test-only
+    dependencies; run pytest on the suite, then install the example plugin into the same
+    virtualenv and test it there.
 
     One virtualenv serves both: PyTorch's CUDA build takes 5.5 GB, and CI machines may not hold
     two. The suite runs before the example plugin is installed, so it sees only seghub's own
     plugins."""
     _install_seghub(session)
-    session.install(*TEST_DEPS)
+    session.install(LIGHTNING, *TEST_DEPS)
     session.run("pytest", "tests", "-q", *session.posargs)
     _test_example_plugin(session)
 
@@ -75,6 +78,16 @@ def benchmarks(session: nox.Session) -> None:
     _install_seghub(session)
     session.install("segmentation-models-pytorch==0.6.0")
     session.run("python", "benchmarks/compare_smp.py", *session.posargs)
+
+
+@nox.session
+def lightning_benchmark(session: nox.Session) -> None:
+    """An epoch of SegmentationTask + Trainer against a plain loop: step time and peak memory.
+    Not run by CI; ``nox -s lightning_benchmark -- --quick`` passes options to
+    benchmarks/lightning_overhead.py."""
+    _install_seghub(session)
+    session.install(LIGHTNING)
+    session.run("python", "benchmarks/lightning_overhead.py", *session.posargs)
 
 
 @nox.session
