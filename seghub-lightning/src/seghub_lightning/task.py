@@ -74,8 +74,8 @@ def _check_network(network: SegmentationModel, mode: str) -> None:
 
 
 def _plain(value: Any) -> Any:
-    """Configs as plain data (dicts, lists, numbers, strings), for hyperparameters that load with
-    ``torch.load(weights_only=True)``."""
+    """Configs as plain data (dicts, lists, numbers, strings), for hyperparameters that survive a
+    checkpoint loaded weights-only (no unpickling of arbitrary classes)."""
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
     if isinstance(value, Mapping):
