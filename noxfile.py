@@ -42,7 +42,9 @@ def _test_example_plugin(session: nox.Session) -> None:
     packages, run its own tests, then check that seghub's CLI and decoders use it."""
     wheels = Path(session.create_tmp()) / "example-wheel"
     shutil.rmtree(wheels, ignore_errors=True)
-    session.run("python", "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), EXAMPLE)
+    # run_install: building the wheel is part of installing, so `nox --install-only` does it too
+    # (session.run is skipped there, and the install below would get no wheel).
+    session.run_install("python", "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), EXAMPLE)
     session.install(*(str(wheel) for wheel in wheels.glob("*.whl")))
     session.run("pytest", f"{EXAMPLE}/tests", "-q", *session.posargs)
     session.run("pytest", "tests/integration/test_example_plugin.py", "-q", *session.posargs)
